@@ -1,0 +1,129 @@
+#include "downstream.h"
+
+#include <event2/buffer.h>
+
+#include "log.h"
+
+namespace host {
+
+DownstreamConnection::DownstreamConnection(Worker& w, ListenerRuntime& l, evutil_socket_t fd, std::string remote,
+                                           std::string local)
+    : worker_(w), listener_(l), parser_(true, *this), remote_(std::move(remote)), local_(std::move(local)) {
+  bev_ = bufferevent_socket_new(w.base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(bev_, onRead, onWrite, onEvent, this);
+  bufferevent_enable(bev_, EV_READ | EV_WRITE);
+  worker_.connections().insert(this);
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  worker_.connections().erase(this);
+  if (bev_) bufferevent_free(bev_);
+}
+
+void DownstreamConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  worker_.connections().erase(this);
+  if (stream_) stream_->resetStream("downstream_remote_disconnect");
+  // The stream has handed itself to deferred deletion; the connection follows it.
+  worker_.deferDelete(std::unique_ptr<Deletable>(this));
+}
+
+void DownstreamConnection::onRead(bufferevent*, void* arg) { static_cast<DownstreamConnection*>(arg)->readMore(); }
+
+void DownstreamConnection::readMore() {
+  evbuffer* in = bufferevent_get_input(bev_);
+  while (!closed_ && !waiting_ && evbuffer_get_length(in) > 0) {
+    size_t len = evbuffer_get_length(in);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(len)));
+    long n = parser_.feed(data, len);
+    if (closed_) return;
+    if (n < 0) {
+      logLine(LogLevel::Debug, "http", "downstream protocol error: " + parser_.error());
+      if (!stream_) {
+        evbuffer_add_printf(bufferevent_get_output(bev_), "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        closing_ = true;
+        bufferevent_disable(bev_, EV_READ);
+      } else {
+        close();
+      }
+      return;
+    }
+    evbuffer_drain(in, static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+}
+
+void DownstreamConnection::onWrite(bufferevent* bev, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (self->closing_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) self->close();
+}
+
+void DownstreamConnection::onEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) self->close();
+}
+
+void DownstreamConnection::onHeaders(HeaderMap&& h, bool end) {
+  request_complete_ = false;
+  head_request_ = h.get(":method") == "HEAD";
+  stream_ = std::make_unique<ActiveStream>(worker_, listener_, *this, next_stream_id_++);
+  stream_->decodeHeaders(std::move(h), end);
+}
+
+void DownstreamConnection::onData(std::string_view d, bool end) {
+  if (stream_) stream_->decodeData(d, end);
+}
+
+void DownstreamConnection::onTrailers(HeaderMap&& t) {
+  if (stream_) stream_->decodeTrailers(std::move(t));
+}
+
+void DownstreamConnection::onMessageComplete(bool keep_alive) {
+  request_complete_ = true;
+  keep_alive_ = keep_alive;
+  if (stream_) {
+    waiting_ = true;  // one request at a time: parse the next once this response is done
+  } else {
+    parser_.resume();
+    if (!keep_alive_) closing_ = true;
+  }
+}
+
+void DownstreamConnection::writeHeaders(const HeaderMap& h, bool end) {
+  HeaderMap out = h;
+  if (!keep_alive_ || !request_complete_) out.set("connection", "close");
+  encoder_.encodeHeaders(bufferevent_get_output(bev_), out, end, false, head_request_);
+}
+
+void DownstreamConnection::writeData(std::string_view d, bool end) { encoder_.encodeData(bufferevent_get_output(bev_), d, end); }
+
+void DownstreamConnection::writeTrailers(const HeaderMap& t) { encoder_.encodeTrailers(bufferevent_get_output(bev_), t); }
+
+void DownstreamConnection::streamEnded(bool reset) {
+  worker_.deferDelete(std::move(stream_));
+  if (closed_) return;
+  if (reset || !keep_alive_ || !request_complete_) {
+    // HTTP/1.1 has no stream reset: the connection goes. A complete response is flushed first.
+    if (reset) {
+      close();
+    } else {
+      closing_ = true;
+      bufferevent_disable(bev_, EV_READ);
+      if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
+    }
+    return;
+  }
+  waiting_ = false;
+  parser_.resume();
+  // Bytes of a pipelined next request may already be buffered.
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    Worker* w = &worker_;
+    w->post([w, self = this] {
+      if (w->connections().count(self)) self->readMore();
+    });
+  }
+}
+
+}  // namespace host

@@ -1,0 +1,52 @@
+// Header maps and body buffers as the filter chain sees them (Envoy's HeaderMap / Buffer::Instance roles).
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace host {
+
+// Ordered, multi-valued, keys lower-cased. Pseudo-headers (:method, :path, :authority, :scheme, :status)
+// are ordinary entries, as in Envoy.
+class HeaderMap {
+ public:
+  using Entry = std::pair<std::string, std::string>;
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::vector<Entry>& entries() { return entries_; }
+  std::optional<std::string_view> get(std::string_view key) const;
+  std::vector<const Entry*> all(std::string_view key) const;
+  void set(std::string_view key, std::string_view value);  // replaces every value
+  void add(std::string_view key, std::string_view value);
+  void remove(std::string_view key);
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+std::string lower(std::string_view s);
+
+// A body as a list of slices, so chunk views are real and drain/append are cheap.
+class Buffer {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const std::vector<std::string>& slices() const { return slices_; }
+  void append(std::string_view data);
+  void append(Buffer&& other);
+  void drain(size_t n);
+  std::string toString() const;
+  void clear() {
+    slices_.clear();
+    size_ = 0;
+  }
+
+ private:
+  std::vector<std::string> slices_;
+  size_t size_ = 0;
+};
+
+}  // namespace host
