@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -113,6 +115,9 @@ nlohmann::json toJson(const YAML::Node& n) {
       try {
         size_t used = 0;
         double d = std::stod(s, &used);
+        // Envoy's (protobuf's) JSON printer writes integral doubles without a fraction: 403, not 403.0.
+        if (used == s.size() && std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9007199254740992.0)
+          return static_cast<int64_t>(d);
         if (used == s.size()) return d;
       } catch (const std::exception&) {
       }

@@ -300,6 +300,14 @@ void ActiveStream::sink(Dir d, Ev ev, Buffer& chunk, bool end) {
       if (ev == Ev::Data) upstream_->sendData(chunk.toString(), end);
       else upstream_->sendTrailers(*request_trailers_);
     }
+    // Envoy's route timeout spans from the end of the downstream request (as the router sees it) to
+    // the end of the upstream response, so it starts only once end_stream reached the router.
+    const RouteEntry* r = route();
+    if ((end || ev == Ev::Trailers) && upstream_ && !upstream_timer_ && r && r->route->timeout_ms > 0) {
+      upstream_timer_ = evtimer_new(worker_.base(), onUpstreamTimeout, this);
+      timeval tv{static_cast<time_t>(r->route->timeout_ms / 1000), static_cast<suseconds_t>((r->route->timeout_ms % 1000) * 1000)};
+      evtimer_add(upstream_timer_, &tv);
+    }
     return;
   }
   if (ev == Ev::Headers) {
@@ -330,11 +338,6 @@ void ActiveStream::routerHeaders(bool end) {
   h.set("x-forwarded-proto", std::string(request_headers_.get(":scheme").value_or("http")));
   upstream_headers_seen_ = false;
   upstream_ = worker_.pool(r->route->cluster)->newStream(this, request_headers_.get(":method") == "HEAD");
-  if (r->route->timeout_ms > 0) {
-    upstream_timer_ = evtimer_new(worker_.base(), onUpstreamTimeout, this);
-    timeval tv{static_cast<time_t>(r->route->timeout_ms / 1000), static_cast<suseconds_t>((r->route->timeout_ms % 1000) * 1000)};
-    evtimer_add(upstream_timer_, &tv);
-  }
   upstream_->sendHeaders(h, end);
 }
 

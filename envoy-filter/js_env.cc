@@ -1,0 +1,320 @@
+#include "envoy-filter/js_env.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+#include "envoy-filter/filter_config.h"
+#include "envoy-filter/log.h"
+#include "native/generated/binding.gen.h"
+
+namespace nodevoy {
+
+namespace {
+
+std::once_flag g_process_once;
+std::unique_ptr<node::InitializationResult> g_process;
+std::string g_process_error;
+std::mutex g_create_mu;  // Node 18 mutates a process-global builtin map while creating environments
+thread_local std::unique_ptr<JsEnv> t_env;
+thread_local JsEnv* t_creating = nullptr;
+
+std::string soDirectory() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&soDirectory), &info) == 0 || !info.dli_fname) return ".";
+  std::string p = info.dli_fname;
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+// The runtime's JS entry point: NODEVOY_RUNTIME, else dist/lib/bootstrap.js beside build/.
+std::string bootstrapPath() {
+  if (const char* p = std::getenv("NODEVOY_RUNTIME"); p && *p) return p;
+  return soDirectory() + "/../dist/lib/bootstrap.js";
+}
+
+void initProcess() {
+  // Native addons resolve napi_* in the global scope; Envoy loads us RTLD_LOCAL, so promote libnode.
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(static_cast<int (*)(node::Environment*)>(&node::Stop)), &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);  // never closed: Node stays for the process
+  // Node does not ignore SIGPIPE without its default signal handling; a write to a closed socket would kill Envoy.
+  struct sigaction sa {};
+  if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+  using namespace node::ProcessInitializationFlags;
+  g_process = node::InitializeOncePerProcess(
+      {"nodevoy"}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
+                    kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
+  if (!g_process || g_process->early_return() || !g_process->errors().empty()) {
+    g_process_error = "Node.js process initialisation failed";
+    if (g_process)
+      for (const auto& e : g_process->errors()) g_process_error += ": " + e;
+  }
+}
+
+std::string quoteJs(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string describe(napi_env env, napi_value v) {
+  napi_value s;
+  if (napi_coerce_to_string(env, v, &s) != napi_ok) return "(unprintable)";
+  size_t len = 0;
+  napi_get_value_string_utf8(env, s, nullptr, 0, &len);
+  std::string out(len, '\0');
+  napi_get_value_string_utf8(env, s, out.data(), len + 1, &len);
+  return out;
+}
+
+class NapiScope {
+ public:
+  explicit NapiScope(napi_env env) : env_(env) { napi_open_handle_scope(env_, &scope_); }
+  ~NapiScope() { napi_close_handle_scope(env_, scope_); }
+  NapiScope(const NapiScope&) = delete;
+  NapiScope& operator=(const NapiScope&) = delete;
+
+ private:
+  napi_env env_;
+  napi_handle_scope scope_ = nullptr;
+};
+
+}  // namespace
+
+JsEnv* JsEnv::forThisThread(bool worker, std::string* error) {
+  if (t_env) return t_env.get();
+  std::unique_ptr<JsEnv> env(new JsEnv());  // private constructor: only this factory makes environments
+  if (!env->create(worker, error)) return nullptr;
+  t_env = std::move(env);
+  return t_env.get();
+}
+
+void JsEnv::releaseThisThread() { t_env.reset(); }
+
+JsEnv* JsEnv::from(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<JsEnv*>(data);
+}
+
+napi_value JsEnv::initBinding(napi_env env, napi_value exports) {
+  JsEnv* self = t_creating;
+  if (!self) return exports;  // a second environment kind we did not create: expose nothing
+  self->napi_ = env;
+  napi_set_instance_data(env, self, nullptr, nullptr);
+  return nodevoy::binding::Init(Napi::Env(env), Napi::Object(env, exports));
+}
+
+bool JsEnv::create(bool worker, std::string* error) {
+  std::call_once(g_process_once, initProcess);
+  if (!g_process_error.empty()) {
+    *error = g_process_error;
+    return false;
+  }
+  std::lock_guard lock(g_create_mu);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::string> errors;
+  setup_ = node::CommonEnvironmentSetup::Create(g_process->platform(), &errors, std::vector<std::string>{"nodevoy"},
+                                                std::vector<std::string>{}, node::EnvironmentFlags::kNoFlags);
+  if (!setup_) {
+    *error = "cannot create a Node.js environment";
+    for (const auto& e : errors) *error += ": " + e;
+    return false;
+  }
+  v8::Isolate* isolate = setup_->isolate();
+  // Kept entered for the environment's life: it only ever runs on this thread (saves ~70 ns a call).
+  locker_ = std::make_unique<v8::Locker>(isolate);
+  isolate_scope_ = std::make_unique<v8::Isolate::Scope>(isolate);
+  handle_scope_.emplace(isolate);
+  context_scope_.emplace(setup_->context());
+
+  node::AddLinkedBinding(setup_->env(), "nodevoy", &JsEnv::initBinding, NAPI_VERSION);
+  node::SetProcessExitHandler(setup_->env(), [this](node::Environment* env, int code) {
+    // process.exit() must not end Envoy: this environment stops running JS instead.
+    exited_ = true;
+    logError("nodevoy: process.exit(" + std::to_string(code) + ") called by filter code; this worker's environment stops");
+    node::Stop(env);
+  });
+
+  const std::string path = bootstrapPath();
+  const std::string script = "const p = " + quoteJs(path) + "; require('module').createRequire(p)(p);";
+  t_creating = this;
+  v8::TryCatch try_catch(isolate);
+  auto loaded = node::LoadEnvironment(setup_->env(), script.c_str());
+  t_creating = nullptr;
+  if (loaded.IsEmpty() || try_catch.HasCaught() || !api_) {
+    *error = "cannot start the nodevoy runtime from " + path;
+    if (try_catch.HasCaught()) {
+      v8::String::Utf8Value msg(isolate, try_catch.Exception());
+      if (*msg) *error += std::string(": ") + *msg;
+    }
+    return false;
+  }
+  // A ref'ed handle keeps the loop alive, so uv_backend_timeout reports real timer deadlines.
+  uv_async_init(setup_->event_loop(), &keepalive_, [](uv_async_t*) {});
+  keepalive_open_ = true;
+  if (worker) pump_ = std::make_unique<LoopPump>(setup_->event_loop());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  logInfo("nodevoy: Node.js environment ready on " + std::string(worker ? "a worker" : "the main thread") + " in " +
+          std::to_string(ms) + " ms");
+  return true;
+}
+
+JsEnv::~JsEnv() {
+  pump_.reset();  // join the helper before the loop goes
+  if (setup_) {
+    if (keepalive_open_) uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
+    {
+      NapiScope scope(napi_);
+      for (napi_ref r : {api_, dispatch_, closed_, load_})
+        if (r) napi_delete_reference(napi_, r);
+      if (async_) napi_async_destroy(napi_, async_);
+    }
+    node::Stop(setup_->env());
+  }
+  context_scope_.reset();
+  handle_scope_.reset();
+  isolate_scope_.reset();
+  locker_.reset();
+  setup_.reset();
+}
+
+void JsEnv::registerApi(napi_value api) {
+  napi_create_reference(napi_, api, 1, &api_);
+  auto ref = [&](const char* name, napi_ref* out) {
+    napi_value fn;
+    napi_get_named_property(napi_, api, name, &fn);
+    napi_create_reference(napi_, fn, 1, out);
+  };
+  ref("dispatch", &dispatch_);
+  ref("closed", &closed_);
+  ref("load", &load_);
+  napi_value name;
+  napi_create_string_utf8(napi_, "nodevoy", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(napi_, nullptr, name, &async_);
+}
+
+napi_value JsEnv::callApi(napi_ref fn_ref, size_t argc, const napi_value* argv, std::string* error) {
+  napi_value recv, fn, result = nullptr;
+  napi_get_reference_value(napi_, api_, &recv);
+  napi_get_reference_value(napi_, fn_ref, &fn);
+  // make_callback: on return Node runs process.nextTick callbacks and drains microtasks, so an
+  // `await` that needs no I/O settles before the hook returns.
+  if (napi_make_callback(napi_, async_, recv, fn, argc, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(napi_, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(napi_, &exc);
+      if (error) *error = describe(napi_, exc);
+    } else if (error) {
+      *error = exited_ ? "the environment has stopped (process.exit)" : "the call into JS failed";
+    }
+    return nullptr;
+  }
+  return result;
+}
+
+int JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
+  if (auto it = instances_.find(config.id()); it != instances_.end()) return it->second;
+  if (exited_) {
+    *error = "the environment has stopped (process.exit)";
+    return -1;
+  }
+  NapiScope scope(napi_);
+  napi_value argv[3];
+  napi_create_string_utf8(napi_, config.modulePath().c_str(), config.modulePath().size(), &argv[0]);
+  napi_create_string_utf8(napi_, config.filterName().c_str(), config.filterName().size(), &argv[1]);
+  napi_create_string_utf8(napi_, config.userConfigJson().c_str(), config.userConfigJson().size(), &argv[2]);
+  napi_value state = callApi(load_, 3, argv, error);
+  if (!state) return -1;
+  auto field = [&](const char* name) {
+    napi_value v;
+    napi_get_named_property(napi_, state, name, &v);
+    return v;
+  };
+  // ESM bundles load asynchronously: run this environment's loop until the load settles.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    bool done = false;
+    napi_get_value_bool(napi_, field("done"), &done);
+    if (done) break;
+    if (exited_ || std::chrono::steady_clock::now() > deadline) {
+      *error = exited_ ? "process.exit() called while loading " + config.modulePath()
+                       : "loading " + config.modulePath() + " did not finish within 30 s";
+      return -1;
+    }
+    uv_run(setup_->event_loop(), UV_RUN_ONCE);
+    g_process->platform()->DrainTasks(setup_->isolate());
+  }
+  int32_t index = -1;
+  napi_get_value_int32(napi_, field("index"), &index);
+  if (index < 0) {
+    *error = describe(napi_, field("error"));
+    return -1;
+  }
+  instances_[config.id()] = index;
+  return index;
+}
+
+Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream) {
+  if (exited_) return Outcome::Failed;
+  NapiScope scope(napi_);
+  napi_value argv[3];
+  napi_create_uint32(napi_, static_cast<uint32_t>(phase), &argv[0]);
+  napi_create_int32(napi_, instance, &argv[1]);
+  napi_create_uint32(napi_, stream, &argv[2]);
+  std::string error;
+  napi_value r = callApi(dispatch_, 3, argv, &error);
+  if (!r) {
+    logError("nodevoy: dispatch failed: " + error);
+    return Outcome::Failed;
+  }
+  uint32_t out = static_cast<uint32_t>(Outcome::Failed);
+  napi_get_value_uint32(napi_, r, &out);
+  return static_cast<Outcome>(out);
+}
+
+void JsEnv::closed(uint32_t stream) {
+  if (exited_) return;
+  NapiScope scope(napi_);
+  napi_value arg;
+  napi_create_uint32(napi_, stream, &arg);
+  callApi(closed_, 1, &arg, nullptr);
+}
+
+uint32_t JsEnv::addStream(StreamFilter* s) {
+  uint32_t id = next_stream_++;
+  if (next_stream_ == 0) next_stream_ = 1;
+  streams_[id] = s;
+  return id;
+}
+
+void JsEnv::removeStream(uint32_t id) { streams_.erase(id); }
+
+StreamFilter* JsEnv::stream(uint32_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+void JsEnv::afterHook() {
+  if (!pump_ || exited_) return;
+  if (pump_->due()) runLoop();
+  else pump_->retime(uv_backend_timeout(setup_->event_loop()));
+}
+
+void JsEnv::runLoop() {
+  if (exited_) return;
+  uv_run(setup_->event_loop(), UV_RUN_NOWAIT);
+  if (pump_) pump_->ran(uv_backend_timeout(setup_->event_loop()));
+}
+
+}  // namespace nodevoy

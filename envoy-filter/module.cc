@@ -1,0 +1,149 @@
+// The hooks libnodevoy.so exports to Envoy. Each is a few lines: the work lives in FilterConfig
+// (config lifetime), JsEnv (per worker) and StreamFilter (per stream). No C++ exception crosses the ABI.
+#include <exception>
+#include <string>
+
+#include "envoy-filter/envoy_abi.h"
+#include "envoy-filter/filter_config.h"
+#include "envoy-filter/log.h"
+#include "envoy-filter/outcome.h"
+#include "envoy-filter/stream_filter.h"
+
+using nodevoy::FilterConfig;
+using nodevoy::Phase;
+using nodevoy::StreamFilter;
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+StreamFilter* stream(envoy_dynamic_module_type_http_filter_module_ptr p) {
+  return const_cast<StreamFilter*>(static_cast<const StreamFilter*>(p));
+}
+
+template <typename F>
+auto guarded(const char* hook, F&& f, decltype(f()) fallback) noexcept -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    nodevoy::logError(std::string("nodevoy: ") + hook + ": " + e.what());
+  } catch (...) {
+    nodevoy::logError(std::string("nodevoy: ") + hook + ": unknown exception");
+  }
+  return fallback;
+}
+}  // namespace
+
+EXPORT envoy_dynamic_module_type_abi_version_module_ptr envoy_dynamic_module_on_program_init(void) {
+  return NODEVOY_ENVOY_ABI_VERSION;
+}
+
+EXPORT envoy_dynamic_module_type_http_filter_config_module_ptr envoy_dynamic_module_on_http_filter_config_new(
+    envoy_dynamic_module_type_http_filter_config_envoy_ptr, envoy_dynamic_module_type_envoy_buffer name,
+    envoy_dynamic_module_type_envoy_buffer config) {
+  return guarded("config_new", [&]() -> envoy_dynamic_module_type_http_filter_config_module_ptr {
+    std::string error;
+    auto c = FilterConfig::create(std::string_view(name.ptr, name.length), std::string_view(config.ptr, config.length), &error);
+    if (!c) {
+      nodevoy::logError("nodevoy: rejecting filter config: " + error);
+      return nullptr;
+    }
+    return c.release();  // owned by Envoy's config until config_destroy
+  }, nullptr);
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(envoy_dynamic_module_type_http_filter_config_module_ptr p) {
+  std::unique_ptr<const FilterConfig> owned(static_cast<const FilterConfig*>(p));
+}
+
+EXPORT envoy_dynamic_module_type_http_filter_per_route_config_module_ptr envoy_dynamic_module_on_http_filter_per_route_config_new(
+    envoy_dynamic_module_type_envoy_buffer, envoy_dynamic_module_type_envoy_buffer) {
+  nodevoy::logError("nodevoy: per-route configs are not supported yet");
+  return nullptr;
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(envoy_dynamic_module_type_http_filter_per_route_config_module_ptr) {}
+
+EXPORT envoy_dynamic_module_type_http_filter_module_ptr envoy_dynamic_module_on_http_filter_new(
+    envoy_dynamic_module_type_http_filter_config_module_ptr config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy) {
+  return guarded("filter_new", [&]() -> envoy_dynamic_module_type_http_filter_module_ptr {
+    auto s = std::make_unique<StreamFilter>(*static_cast<const FilterConfig*>(config), envoy);
+    return s.release();  // owned by Envoy's filter until on_http_filter_destroy
+  }, nullptr);
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_request_headers_status envoy_dynamic_module_on_http_filter_request_headers(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_request_headers_status>(
+      guarded("request_headers", [&] { return stream(f)->onHeaders(Phase::RequestHeaders); }, 1));
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_request_body_status envoy_dynamic_module_on_http_filter_request_body(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr, bool) {
+  return envoy_dynamic_module_type_on_http_filter_request_body_status_Continue;
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_request_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {
+  return envoy_dynamic_module_type_on_http_filter_request_trailers_status_Continue;
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_response_headers_status envoy_dynamic_module_on_http_filter_response_headers(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_response_headers_status>(
+      guarded("response_headers", [&] { return stream(f)->onHeaders(Phase::ResponseHeaders); }, 1));
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_response_body_status envoy_dynamic_module_on_http_filter_response_body(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr, bool) {
+  return envoy_dynamic_module_type_on_http_filter_response_body_status_Continue;
+}
+
+EXPORT envoy_dynamic_module_type_on_http_filter_response_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {
+  return envoy_dynamic_module_type_on_http_filter_response_trailers_status_Continue;
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                envoy_dynamic_module_type_http_filter_module_ptr f) {
+  guarded("stream_complete", [&] { stream(f)->onStreamComplete(); return 0; }, 0);
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_destroy(envoy_dynamic_module_type_http_filter_module_ptr f) {
+  guarded("destroy", [&] { std::unique_ptr<StreamFilter> owned(stream(f)); return 0; }, 0);
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_scheduled(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                          envoy_dynamic_module_type_http_filter_module_ptr f, uint64_t event_id) {
+  guarded("scheduled", [&] { stream(f)->onScheduled(event_id); return 0; }, 0);
+}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                  envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
+                                                                  envoy_dynamic_module_type_http_callout_result,
+                                                                  envoy_dynamic_module_type_envoy_http_header*, size_t,
+                                                                  envoy_dynamic_module_type_envoy_buffer*, size_t) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                    envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
+                                                                    envoy_dynamic_module_type_envoy_http_header*, size_t, bool) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_stream_data(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                 envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
+                                                                 const envoy_dynamic_module_type_envoy_buffer*, size_t, bool) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_stream_trailers(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                     envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
+                                                                     envoy_dynamic_module_type_envoy_http_header*, size_t) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_stream_complete(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                     envoy_dynamic_module_type_http_filter_module_ptr, uint64_t) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_http_stream_reset(envoy_dynamic_module_type_http_filter_envoy_ptr,
+                                                                  envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
+                                                                  envoy_dynamic_module_type_http_stream_reset_reason) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {}
+
+EXPORT void envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {}
