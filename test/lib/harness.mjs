@@ -53,15 +53,16 @@
 //
 //   request(port, {method = 'GET', path = '/', headers = {}, body, agent, timeoutMs = 30000,
 //                  trailers}) -> Promise<{status, headers, body, trailers, reusedSocket, localPort}>
-//       node:http request; body: string | Buffer | array of chunks (sent as separate writes, framed
-//       chunked unless a content-length header is given). agent defaults to a shared keep-alive
+//       node:http request; body: string | Buffer (one piece, content-length framed unless trailers
+//       are given) | array of chunks (separate writes 20 ms apart, chunked unless a content-length
+//       header is given); trailers: request trailers (forces chunked framing). agent defaults to a shared keep-alive
 //       agent (keepAliveAgent). Rejects on connection errors and on timeout.
 //
 //   rawRequest(port, raw, {readUntilClose = false, timeoutMs = 10000}) ->
 //       Promise<{raw, status, headers, body, trailers, closed, error}>
 //       Writes `raw` on a net.Socket (raw may be a string, or an array of strings written 20 ms
 //       apart), then reads one HTTP/1.1 response (content-length, chunked with trailers, or until
-//       close), or everything until the peer closes with readUntilClose. Header and trailer names
+//       close; no body after a HEAD request), or everything until the peer closes with readUntilClose. Header and trailer names
 //       are lower-cased. It resolves (never rejects) when the socket closes or errors early; `error`
 //       holds the error code then, `closed` says whether the peer closed the connection.
 //
@@ -594,16 +595,18 @@ export function request(port, { method = 'GET', path: p = '/', headers = {}, bod
         if (trailers) req.addTrailers(trailers);
         req.end();
       })();
-    } else {
+    } else if (trailers) {
       if (body !== undefined) req.write(body);
-      if (trailers) req.addTrailers(trailers);
+      req.addTrailers(trailers);
       req.end();
+    } else {
+      req.end(body);  // one piece: node frames it with content-length
     }
   });
 }
 
 // Minimal HTTP/1.1 response reader over raw bytes. Returns null until one response is complete.
-function parseResponse(buf, { untilClose = false } = {}) {
+function parseResponse(buf, { untilClose = false, head = false } = {}) {
   const text = buf.toString('latin1');
   const headEnd = text.indexOf('\r\n\r\n');
   if (headEnd < 0) return null;
@@ -619,6 +622,7 @@ function parseResponse(buf, { untilClose = false } = {}) {
     }
   }
   let rest = buf.subarray(headEnd + 4);
+  if (head) return { status, headers, body: Buffer.alloc(0), trailers: {} };
   const trailers = {};
   if (/chunked/i.test(headers['transfer-encoding'] || '')) {
     const parts = [];
@@ -658,6 +662,7 @@ export function rawRequest(port, raw, { readUntilClose = false, timeoutMs = 1000
   return new Promise((resolve) => {
     const sock = net.connect({ port, host: '127.0.0.1' });
     const chunks = [];
+    const isHead = /^HEAD /.test(Array.isArray(raw) ? raw[0] : raw);
     let done = false;
     let closed = false;
     let error = null;
@@ -666,7 +671,7 @@ export function rawRequest(port, raw, { readUntilClose = false, timeoutMs = 1000
       done = true;
       clearTimeout(timer);
       const buf = Buffer.concat(chunks);
-      const parsed = parseResponse(buf, { untilClose: closed });
+      const parsed = parseResponse(buf, { untilClose: closed, head: isHead });
       sock.destroy();
       resolve({
         raw: buf.toString('latin1'),
@@ -684,7 +689,7 @@ export function rawRequest(port, raw, { readUntilClose = false, timeoutMs = 1000
     }, timeoutMs);
     sock.on('data', (d) => {
       chunks.push(d);
-      if (!readUntilClose && parseResponse(Buffer.concat(chunks))) finish();
+      if (!readUntilClose && parseResponse(Buffer.concat(chunks), { head: isHead })) finish();
     });
     sock.on('error', (e) => {
       error = e.code || e.message;

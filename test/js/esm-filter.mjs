@@ -1,0 +1,6 @@
+import { defineFilter } from 'nodevoy';
+export const esm = defineFilter({
+  async onRequestHeaders(req) {
+    req.headers.set('x-esm', String(typeof import.meta.url));
+  },
+});
