@@ -1,5 +1,7 @@
 #include "envoy-filter/filter_config.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <nlohmann/json.hpp>
 
@@ -38,6 +40,11 @@ std::unique_ptr<FilterConfig> FilterConfig::create(std::string_view filter_name,
   g_live_configs++;
   c->filter_name_ = std::string(filter_name);
   c->module_path_ = doc["module"].get<std::string>();
+  if (c->module_path_[0] != '/') {
+    // Relative to Envoy's working directory, like other file paths in an Envoy config.
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) c->module_path_ = std::string(cwd) + "/" + c->module_path_;
+  }
   c->user_config_json_ = doc.contains("config") ? doc["config"].dump() : "{}";
   if (c->filter_name_.empty()) {
     *error = "filter_name is required: the exported filter to run";
