@@ -420,6 +420,10 @@ void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap e
     resetStream(details);
     return;
   }
+  // Response headers already exist (from the upstream or an earlier local reply) but were not sent:
+  // Envoy's FilterManager then bypasses the encoder filters and sends the reply straight to the codec
+  // (sendDirectLocalReply), so that filters holding the response cannot stall it.
+  const bool direct = upstream_headers_seen_ || local_reply_active_;
   if (from) from->sent_local_reply = true;
   local_reply_active_ = true;
   encode_epoch_++;
@@ -433,6 +437,15 @@ void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap e
   }
   for (const auto& [k, v] : extra.entries()) response_headers_.add(k, v);
   response_trailers_.reset();
+  if (direct) {
+    response_started_ = true;
+    response_code_ = status;
+    enc_.end_passed = true;
+    sink_->writeHeaders(response_headers_, body.empty());
+    if (!body.empty()) sink_->writeData(body, true);
+    complete(false);
+    return;
+  }
   iterate(Dir::Encode, Ev::Headers, 0, Buffer(), body.empty());
   if (!body.empty() && !ended_) {
     Buffer b;
