@@ -55,7 +55,7 @@ std::unique_ptr<FilterConfig> FilterConfig::create(std::string_view filter_name,
   JsEnv* env = JsEnv::forThisThread(false, error);
   if (!env) return nullptr;
   std::string load_error;
-  if (env->instanceFor(*c, &load_error) < 0) {
+  if (env->instanceFor(*c, &load_error).index < 0) {
     *error = "cannot load filter \"" + c->filter_name_ + "\" from " + c->module_path_ + ": " + load_error;
     return nullptr;  // ~FilterConfig balances the count
   }

@@ -223,11 +223,11 @@ napi_value JsEnv::callApi(napi_ref fn_ref, size_t argc, const napi_value* argv, 
   return result;
 }
 
-int JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
+JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
   if (auto it = instances_.find(config.id()); it != instances_.end()) return it->second;
   if (exited_) {
     *error = "the environment has stopped (process.exit)";
-    return -1;
+    return {};
   }
   NapiScope scope(napi_);
   napi_value argv[3];
@@ -235,7 +235,7 @@ int JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
   napi_create_string_utf8(napi_, config.filterName().c_str(), config.filterName().size(), &argv[1]);
   napi_create_string_utf8(napi_, config.userConfigJson().c_str(), config.userConfigJson().size(), &argv[2]);
   napi_value state = callApi(load_, 3, argv, error);
-  if (!state) return -1;
+  if (!state) return {};
   auto field = [&](const char* name) {
     napi_value v;
     napi_get_named_property(napi_, state, name, &v);
@@ -250,19 +250,20 @@ int JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
     if (exited_ || std::chrono::steady_clock::now() > deadline) {
       *error = exited_ ? "process.exit() called while loading " + config.modulePath()
                        : "loading " + config.modulePath() + " did not finish within 30 s";
-      return -1;
+      return {};
     }
     uv_run(setup_->event_loop(), UV_RUN_ONCE);
     g_process->platform()->DrainTasks(setup_->isolate());
   }
-  int32_t index = -1;
-  napi_get_value_int32(napi_, field("index"), &index);
-  if (index < 0) {
+  Instance inst;
+  napi_get_value_int32(napi_, field("index"), &inst.index);
+  napi_get_value_uint32(napi_, field("handlers"), &inst.handlers);
+  if (inst.index < 0) {
     *error = describe(napi_, field("error"));
-    return -1;
+    return {};
   }
-  instances_[config.id()] = index;
-  return index;
+  instances_[config.id()] = inst;
+  return inst;
 }
 
 Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream) {

@@ -32,9 +32,13 @@ class JsEnv {
   JsEnv(const JsEnv&) = delete;
   JsEnv& operator=(const JsEnv&) = delete;
 
-  // The bootstrap's index for a filter config in this environment, loading its bundle on first use.
-  // Returns -1 with *error set on failure.
-  int instanceFor(const FilterConfig& config, std::string* error);
+  struct Instance {
+    int index = -1;
+    uint32_t handlers = 0;  // bit per Phase: the filter defines that handler
+  };
+  // The bootstrap's instance of a filter config in this environment, loading its bundle on first use.
+  // index is -1 (with *error set) on failure.
+  Instance instanceFor(const FilterConfig& config, std::string* error);
 
   Outcome dispatch(Phase phase, int instance, uint32_t stream);
   void closed(uint32_t stream);
@@ -76,7 +80,7 @@ class JsEnv {
   std::unique_ptr<LoopPump> pump_;
   std::unordered_map<uint32_t, StreamFilter*> streams_;
   uint32_t next_stream_ = 1;
-  std::map<uint64_t, int> instances_;  // filter config id -> bootstrap instance index
+  std::map<uint64_t, Instance> instances_;  // by filter config id
   int worker_index_ = -1;
   bool exited_ = false;  // process.exit() was called: the environment runs no more JS
 };

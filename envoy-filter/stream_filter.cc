@@ -19,7 +19,11 @@ StreamFilter::StreamFilter(const FilterConfig& config, envoy_dynamic_module_type
   env_ = JsEnv::forThisThread(true, &error);
   if (env_ && env_->workerIndex() < 0)
     env_->setWorkerIndex(static_cast<int>(envoy_dynamic_module_callback_http_filter_get_worker_index(envoy)));
-  if (env_) instance_ = env_->instanceFor(config, &error);
+  if (env_) {
+    auto inst = env_->instanceFor(config, &error);
+    instance_ = inst.index;
+    handlers_ = inst.handlers;
+  }
   if (!env_ || instance_ < 0) {
     unavailable_ = error;
     logError("nodevoy: filter \"" + config.filterName() + "\" cannot run on this worker: " + error);
@@ -43,6 +47,8 @@ int StreamFilter::onHeaders(Phase phase) {
     sendFailure("nodevoy_unavailable");
     return kStopIteration;
   }
+  if (!(handlers_ & (1u << static_cast<uint32_t>(phase)))) return kContinue;
+  touched_ = true;
   settled_.reset();
   Outcome o = env_->dispatch(phase, instance_, id_);
   if (o == Outcome::Pending && settled_) o = *settled_;  // settled inside the hook: no thread hop
@@ -113,7 +119,7 @@ void StreamFilter::onStreamComplete() {
   if (completed_) return;
   completed_ = true;
   parked_.reset();
-  if (env_) {
+  if (env_ && touched_) {
     env_->closed(id_);  // aborts the handler's signal; later calls on the stream throw
     env_->afterHook();
   }

@@ -46,6 +46,8 @@ class StreamFilter {
   envoy_dynamic_module_type_http_filter_envoy_ptr envoy_;
   JsEnv* env_ = nullptr;
   int instance_ = -1;
+  uint32_t handlers_ = 0;           // which phases have a JS handler; the others cost no JS call
+  bool touched_ = false;           // JS has a stream object to close
   uint32_t id_ = 0;
   envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler_ = nullptr;
   std::optional<Phase> parked_;      // a handler of this phase is awaiting; the stream is stopped

@@ -41,6 +41,8 @@ interface Instance {
 interface LoadState {
   done: boolean;
   index: number;
+  /** Which handlers the filter defines (bit 0 request headers, bit 1 response headers): native skips the rest. */
+  handlers: number;
   error: string;
 }
 
@@ -57,29 +59,41 @@ function describeError(e: unknown): string {
   return String(e);
 }
 
+function makeLogger(prefix: string): Logger {
+  return {
+    trace: (m) => log(Level.Trace, prefix + m),
+    debug: (m) => log(Level.Debug, prefix + m),
+    info: (m) => log(Level.Info, prefix + m),
+    warn: (m) => log(Level.Warn, prefix + m),
+    error: (m) => log(Level.Error, prefix + m),
+  };
+}
+
 class Stream implements StreamHandle {
   closed = false;
   replied = false;
-  readonly controller = new AbortController();
+  // Made on first use: most handlers never look at the signal or the logger.
+  controller?: AbortController;
   readonly ctx: FilterContext<unknown>;
   private requestView?: HeaderMap;
   private responseView?: HeaderMap;
 
   constructor(readonly id: number, readonly instance: Instance) {
     const stream = this;
-    const prefix = `[nodevoy][${instance.name}][${id}] `;
-    const logger: Logger = {
-      trace: (m) => log(Level.Trace, prefix + m),
-      debug: (m) => log(Level.Debug, prefix + m),
-      info: (m) => log(Level.Info, prefix + m),
-      warn: (m) => log(Level.Warn, prefix + m),
-      error: (m) => log(Level.Error, prefix + m),
-    };
+    let logger: Logger | undefined;
     this.ctx = {
       config: instance.config,
-      signal: this.controller.signal,
+      get signal() {
+        if (!stream.controller) {
+          stream.controller = new AbortController();
+          if (stream.closed) stream.controller.abort(new StreamClosedError('stream'));
+        }
+        return stream.controller.signal;
+      },
       streamId: id,
-      log: logger,
+      get log() {
+        return (logger ??= makeLogger(`[nodevoy][${instance.name}][${id}] `));
+      },
       respond(code: number, body?: string | Uint8Array, headers?: Record<string, string>): Reply {
         return stream.respond(code, body, headers);
       },
@@ -150,7 +164,7 @@ async function importBundle(path: string): Promise<Record<string, unknown>> {
 const api = {
   /** Loads a bundle and finds a filter; native spins the loop until `done` (ESM loads are async). */
   load(path: string, filterName: string, configJson: string): LoadState {
-    const state: LoadState = { done: false, index: -1, error: '' };
+    const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
     (async () => {
       if (!isAbsolute(path)) throw new Error(`"module" must be an absolute path, got "${path}"`);
       if (!existsSync(path)) throw new Error(`module file ${path} does not exist`);
@@ -164,6 +178,7 @@ const api = {
       if (!isFilterDefinition(def)) throw new Error(`export "${filterName}" of ${path} was not made with defineFilter()`);
       instances.push({ name: filterName, def, config });
       state.index = instances.length - 1;
+      state.handlers = (def.onRequestHeaders ? 1 : 0) | (def.onResponseHeaders ? 2 : 0);
     })().then(
       () => { state.done = true; },
       (e: unknown) => { state.error = describeError(e); state.done = true; },
@@ -203,7 +218,7 @@ const api = {
     if (!s) return;
     streams.delete(streamId);
     s.closed = true;
-    s.controller.abort(new StreamClosedError('stream'));
+    s.controller?.abort(new StreamClosedError('stream'));
   },
 };
 

@@ -110,8 +110,9 @@ void onRequest(evhttp_request* req, void* arg) {
   else if (path == "/stats/prometheus") reply(req, 200, statsPrometheus(), "text/plain; version=0.0.4");
   else if (path == "/ready") reply(req, 200, "LIVE\n");
   else if (path == "/quitquitquit") {
+    // Quit once the reply has been written, so the caller sees its 200 as Envoy's callers do.
+    evhttp_request_set_on_complete_cb(req, [](evhttp_request*, void* arg) { static_cast<AdminCtx*>(arg)->quit(); }, ctx);
     reply(req, 200, "OK\n");
-    ctx->quit();
   } else reply(req, 404, "unknown admin path\n");
 }
 }  // namespace

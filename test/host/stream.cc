@@ -366,6 +366,8 @@ void ActiveStream::onUpstreamHeaders(HeaderMap&& h, bool end) {
   if (end) cancelUpstream();
   upstream_headers_seen_ = true;
   response_headers_ = std::move(h);
+  // Envoy's router records the upstream status in StreamInfo before the encoder filters run.
+  response_code_ = static_cast<uint32_t>(std::atoi(std::string(response_headers_.get(":status").value_or("0")).c_str()));
   enc_.end_received = end;
   iterate(Dir::Encode, Ev::Headers, 0, Buffer(), end);
 }

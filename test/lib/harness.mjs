@@ -560,6 +560,7 @@ export function request(port, { method = 'GET', path: p = '/', headers = {}, bod
       reject(e);
     });
     req.on('response', (res) => {
+      const localPort = res.socket?.localPort;
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('error', (e) => {
@@ -582,7 +583,7 @@ export function request(port, { method = 'GET', path: p = '/', headers = {}, bod
           body: Buffer.concat(chunks).toString('utf8'),
           trailers: res.trailers,
           reusedSocket: req.reusedSocket,
-          localPort: res.socket?.localPort,
+          localPort,
         });
       });
     });
