@@ -194,6 +194,18 @@ t.test('statuses: Envoy filter-status semantics', async (t) => {
   });
 });
 
+t.test('statuses: request_headers ContinueAndDontEndStream keeps a header-only request open', async (t) => {
+  // The headers go on without end_stream, so the upstream request is framed chunked and stays open
+  // until the filter adds a body (this fixture never does): the upstream never sees its end.
+  const { port, up, host } = await withHost(t, { filters: [fx('statuses', { request_headers: 'ContinueAndDontEndStream' })] });
+  const p = request(port, { path: '/open', timeoutMs: 1500, agent: false });
+  await waitFor(() => up.requests.length === 1);
+  t.equal(up.requests[0].headers['transfer-encoding'], 'chunked', 'headers forwarded without end_stream');
+  await t.rejects(p, 'nothing ends the stream');
+  t.equal(up.requests[0].complete, false, 'the upstream request never ended');
+  t.equal(host.proc.exitCode, null, 'the host survives the client giving up');
+});
+
 t.test('two filters: decode runs A then B, encode runs B then A', async (t) => {
   const { port, up } = await withHost(t, {
     filters: [

@@ -425,7 +425,9 @@ EXPORT envoy_dynamic_module_type_http_filter_scheduler_module_ptr envoy_dynamic_
 EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_commit(envoy_dynamic_module_type_http_filter_scheduler_module_ptr p,
                                                                        uint64_t event_id) {
   auto* s = static_cast<SchedulerHandle*>(p);
-  // Any thread. The event is dropped if the filter is destroyed before it runs.
+  // Any thread. The event is dropped if the filter is destroyed before it runs. A filter already
+  // gone needs no post at all (its worker may be shutting down).
+  if (s->alive.expired()) return;
   s->worker->post([alive = s->alive, slot = s->slot, event_id] {
     if (!alive.lock()) return;
     slot->stream->onScheduled(slot, event_id);

@@ -38,39 +38,52 @@
 //       }
 //       A filter's http filter `name` defaults to its filterName (suffixed _2, _3... when repeated).
 //
-//   startHost(yaml, {concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel}) ->
+//   startHost(yaml, {concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel,
+//                    port, adminPort, startTimeoutMs = 30000}) ->
 //       Promise<{port, adminPort, proc, stderr(), stop(), exited}>
 //       Writes yaml to a temp file and spawns ${NODEVOY_BUILD || 'build'}/nodevoy-host (relative to
 //       the repo root) with `-c file --concurrency N`, `--check-lifetimes` when check, `--log-level`
 //       when logLevel, then args. ENVOY_DYNAMIC_MODULES_SEARCH_PATH defaults to the build dir
 //       (searchPath overrides it). The listener (and admin) ports are read from the yaml. Resolves
 //       once the listener and admin ports accept TCP; rejects with the stderr if the process exits
-//       first. stop() sends SIGTERM and resolves the exit code (SIGKILL after 20 s; then the code is
-//       null). `exited` resolves {code, signal} when the process ends.
+//       first. port/adminPort override what is read from the yaml. stop() sends SIGTERM and
+//       resolves the exit code (SIGKILL after 20 s; then the code is null); calling it again returns
+//       the same promise. `exited` resolves {code, signal} when the process ends. With the env var
+//       NODEVOY_HOST_STDERR=1 the host's stderr is also copied to the test's stderr.
 //
 //   runHostExpectFailure(yaml, opts) -> Promise<{code, signal, stderr}>
-//       For configs the host must reject: waits for the exit (20 s, then SIGKILL and reject).
+//       For configs the host must reject: same opts as startHost (plus timeoutMs = 20000); waits for
+//       the exit, or SIGKILLs and rejects after timeoutMs.
 //
 //   request(port, {method = 'GET', path = '/', headers = {}, body, agent, timeoutMs = 30000,
 //                  trailers}) -> Promise<{status, headers, body, trailers, reusedSocket, localPort}>
 //       node:http request; body: string | Buffer (one piece, content-length framed unless trailers
 //       are given) | array of chunks (separate writes 20 ms apart, chunked unless a content-length
-//       header is given); trailers: request trailers (forces chunked framing). agent defaults to a shared keep-alive
-//       agent (keepAliveAgent). Rejects on connection errors and on timeout.
+//       header is given); trailers: request trailers (forces chunked framing). agent defaults to a
+//       shared keep-alive agent (keepAliveAgent); pass false for a fresh connection. Rejects on
+//       connection errors, on an aborted or incomplete response (err.partial holds the body so far)
+//       and on timeout.
 //
 //   rawRequest(port, raw, {readUntilClose = false, timeoutMs = 10000}) ->
 //       Promise<{raw, status, headers, body, trailers, closed, error}>
 //       Writes `raw` on a net.Socket (raw may be a string, or an array of strings written 20 ms
 //       apart), then reads one HTTP/1.1 response (content-length, chunked with trailers, or until
-//       close; no body after a HEAD request), or everything until the peer closes with readUntilClose. Header and trailer names
-//       are lower-cased. It resolves (never rejects) when the socket closes or errors early; `error`
-//       holds the error code then, `closed` says whether the peer closed the connection.
+//       close; no body after a HEAD request), or everything until the peer closes with
+//       readUntilClose. Header and trailer names are lower-cased. It resolves (never rejects) when
+//       the socket closes or errors early; `error` holds the error code then, `closed` says whether
+//       the peer closed the connection.
 //
 //   resetAfter(port, rawPartialRequest, delayMs) -> Promise<{received}>
 //       Writes a partial request, waits delayMs, then destroys the socket with a TCP RST.
 //
-//   keepAliveAgent, buildDir, hostBinary, repoRoot, sleep(ms), waitFor(fn, {timeoutMs, intervalMs}),
-//   adminGet(adminPort, path) -> Promise<string>
+//   adminGet(adminPort, path) -> Promise<string>   GET on the admin port; rejects unless 200.
+//   waitFor(fn, {timeoutMs = 10000, intervalMs = 25}) polls fn (may be async) until it returns a
+//       truthy value, which it resolves; rejects on timeout.
+//   toYaml(value) -> block YAML for plain data (every string quoted). sleep(ms).
+//   keepAliveAgent, buildDir, hostBinary, repoRoot.
+//
+// test/lib/setup.mjs builds on this: withHost(t, opts) starts an upstream + host with teardown, and
+// fx(filterName, config) makes a fixture filter entry.
 //
 // Cleanup: tests register t.teardown(() => host.stop()) / t.teardown(() => upstream.close()). As a
 // safety net every host still running when the test process exits is SIGKILLed.
@@ -224,6 +237,7 @@ export async function startUpstream(handler) {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
+  server.unref();  // a forgotten upstream must not keep the test process alive
   let closed = false;
   return {
     port: server.address().port,
@@ -727,7 +741,6 @@ export function resetAfter(port, rawPartialRequest, delayMs) {
       }, delayMs);
     });
     sock.once('close', () => resolve({ received: Buffer.concat(chunks).toString('latin1') }));
-    sock.once('connect', () => {});
     setTimeout(() => reject(new Error('resetAfter: socket did not close')), delayMs + 10000).unref();
   });
 }

@@ -17,7 +17,17 @@ import { freePort, hostConfig, startHost, startUpstream } from './harness.mjs';
 
 export async function withHost(t, opts = {}) {
   const up = await startUpstream(opts.upstreamHandler);
-  t.teardown(() => up.close());
+  let host;
+  // One teardown: stop the host, close the upstream, and only then report an unclean exit (a throw
+  // in a teardown would skip the ones after it).
+  t.teardown(async () => {
+    const code = host ? await host.stop() : 0;
+    await up.close();
+    if (host && opts.expectCleanExit !== false && code !== 0) {
+      // An unclean shutdown (a crash, or an ASan report at exit) fails the test ("error thrown in teardown").
+      throw new Error(`nodevoy-host exited with ${code} at teardown:\n${host.stderr().slice(-8000)}`);
+    }
+  });
   const port = await freePort();
   const adminPort = await freePort();
   const yaml = hostConfig({
@@ -28,14 +38,7 @@ export async function withHost(t, opts = {}) {
     routes: opts.routes,
     bufferLimit: opts.bufferLimit,
   });
-  const host = await startHost(yaml, opts.hostOpts || {});
-  t.teardown(async () => {
-    const code = await host.stop();
-    if (opts.expectCleanExit !== false && code !== 0) {
-      // An unclean shutdown (a crash during teardown) fails the test ("error thrown in teardown").
-      throw new Error(`nodevoy-host exited with ${code} at teardown:\n${host.stderr().slice(-4000)}`);
-    }
-  });
+  host = await startHost(yaml, opts.hostOpts || {});
   return { up, host, port, adminPort, yaml };
 }
 
