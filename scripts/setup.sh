@@ -27,7 +27,9 @@ fi
 if [ ! -f "$LIBNODE_PREFIX/.complete" ]; then
   say "extracting Debian libnode 18 into $LIBNODE_PREFIX"
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get download -qq libnode108 libnode-dev node-acorn node-cjs-module-lexer node-undici)
+  debs=(libnode108 libnode-dev node-acorn node-cjs-module-lexer node-undici)
+  # A fresh machine may have no package lists yet.
+  (cd "$tmp" && apt-get download -qq "${debs[@]}" 2>/dev/null) || { as_root apt-get update -qq && (cd "$tmp" && apt-get download -qq "${debs[@]}"); }
   as_root mkdir -p "$LIBNODE_PREFIX"
   for deb in "$tmp"/*.deb; do as_root dpkg-deb -x "$deb" "$LIBNODE_PREFIX"; done
   rm -rf "$tmp"
