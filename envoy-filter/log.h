@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "envoy-filter/envoy_abi.h"
+#include "envoy-filter/module_buffer.h"
 
 namespace nodevoy {
 
@@ -12,7 +13,7 @@ inline bool logEnabled(envoy_dynamic_module_type_log_level level) {
 
 inline void log(envoy_dynamic_module_type_log_level level, std::string_view message) {
   if (!logEnabled(level)) return;
-  envoy_dynamic_module_callback_log(level, envoy_dynamic_module_type_module_buffer{message.data(), message.size()});
+  envoy_dynamic_module_callback_log(level, moduleBuffer(message));
 }
 
 inline void logError(std::string_view m) { log(envoy_dynamic_module_type_log_level_Error, m); }

@@ -3,6 +3,7 @@
 #include "envoy-filter/filter_config.h"
 #include "envoy-filter/js_env.h"
 #include "envoy-filter/log.h"
+#include "envoy-filter/module_buffer.h"
 
 namespace nodevoy {
 
@@ -11,7 +12,6 @@ constexpr int kContinue = 0;
 constexpr int kStopIteration = 1;
 constexpr int kStopAllIterationAndWatermark = 4;
 
-envoy_dynamic_module_type_module_buffer buf(const std::string& s) { return {s.data(), s.size()}; }
 }  // namespace
 
 StreamFilter::StreamFilter(const FilterConfig& config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy) : envoy_(envoy) {
@@ -100,7 +100,7 @@ int StreamFilter::finish(Phase phase, Outcome outcome, bool in_hook) {
         RecordedReply r = std::move(*reply_);
         reply_.reset();
         envoy_dynamic_module_callback_http_send_response(envoy_, r.status, hs.empty() ? nullptr : hs.data(), hs.size(),
-                                                         buf(r.body), buf(r.details));
+                                                         moduleBuffer(r.body), moduleBuffer(r.details));
         return kStopIteration;
       }
       [[fallthrough]];
@@ -112,7 +112,7 @@ int StreamFilter::finish(Phase phase, Outcome outcome, bool in_hook) {
 
 void StreamFilter::sendFailure(const std::string& details) {
   static const std::string body = "nodevoy: the filter failed to process this request\n";
-  envoy_dynamic_module_callback_http_send_response(envoy_, 500, nullptr, 0, buf(body), buf(details));
+  envoy_dynamic_module_callback_http_send_response(envoy_, 500, nullptr, 0, moduleBuffer(body), moduleBuffer(details));
 }
 
 void StreamFilter::onStreamComplete() {

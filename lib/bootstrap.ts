@@ -48,7 +48,6 @@ interface LoadState {
 
 const instances: Instance[] = [];
 const streams = new Map<number, Stream>();
-const REPLY: unique symbol = Symbol('nodevoy.reply');
 
 function log(level: Level, message: string): void {
   if (native.logEnabled(level)) native.log(level, message);
@@ -118,7 +117,7 @@ class Stream implements StreamHandle {
     }
     native.respond(this.id, checkStatus(code), flat, body ?? null, 'nodevoy_local_reply');
     this.replied = true;
-    return { status: code, [REPLY]: true } as Reply;
+    return { status: code };
   }
 
   outcome(): Outcome {

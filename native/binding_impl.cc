@@ -6,13 +6,13 @@
 #include "envoy-filter/envoy_abi.h"
 #include "envoy-filter/js_env.h"
 #include "envoy-filter/log.h"
+#include "envoy-filter/module_buffer.h"
 #include "envoy-filter/stream_filter.h"
 #include "native/generated/binding.gen.h"
 
 namespace nodevoy::binding {
 
 namespace {
-envoy_dynamic_module_type_module_buffer buf(const std::string& s) { return {s.data(), s.size()}; }
 
 // The live stream JS named, or null with a TypeError pending on the caller's stack.
 StreamFilter* live(const Napi::CallbackInfo& info, uint32_t id, uint32_t kind) {
@@ -54,7 +54,7 @@ Napi::Value getHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
   if (!s) return info.Env().Undefined();
   envoy_dynamic_module_type_envoy_buffer out{nullptr, 0};
   size_t count = 0;
-  if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), buf(name), &out, 0, &count) || !out.ptr)
+  if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &out, 0, &count) || !out.ptr)
     return info.Env().Undefined();
   return Napi::String::New(info.Env(), out.ptr, out.length);
 }
@@ -65,9 +65,9 @@ Napi::Value getHeaderValues(const Napi::CallbackInfo& info, uint32_t stream, uin
   if (!s) return out;
   envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
   size_t count = 0;
-  envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), buf(name), &v, 0, &count);
+  envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &v, 0, &count);
   for (size_t i = 0; i < count; i++) {
-    if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), buf(name), &v, i, nullptr)) break;
+    if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &v, i, nullptr)) break;
     out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), v.ptr, v.length));
   }
   return out;
@@ -90,20 +90,20 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info, uint32_t stream, uint32_t
 Napi::Value setHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name, std::string value) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name) || !wireSafe(info, value)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(s->envoy(), htype(kind), buf(name), buf(value)));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
 }
 
 Napi::Value addHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name, std::string value) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name) || !wireSafe(info, value)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_add_header(s->envoy(), htype(kind), buf(name), buf(value)));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_add_header(s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
 }
 
 Napi::Value removeHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name)) return info.Env().Undefined();
   return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(
-                                            s->envoy(), htype(kind), buf(name), envoy_dynamic_module_type_module_buffer{nullptr, 0}));
+                                            s->envoy(), htype(kind), moduleBuffer(name), envoy_dynamic_module_type_module_buffer{nullptr, 0}));
 }
 
 Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t status, std::vector<std::string> headers,

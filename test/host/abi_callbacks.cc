@@ -55,10 +55,6 @@ std::vector<std::string> labels(envoy_dynamic_module_type_module_buffer* v, size
   return out;
 }
 
-Dir dirOfHeader(envoy_dynamic_module_type_http_header_type t) {
-  return t <= envoy_dynamic_module_type_http_header_type_RequestTrailer ? Dir::Decode : Dir::Encode;
-}
-
 bool validHeaderType(int t) { return t >= 0 && t <= 3; }
 bool validBodyType(int t) { return t >= 0 && t <= 3; }
 
@@ -228,7 +224,6 @@ EXPORT bool envoy_dynamic_module_callback_http_add_header(envoy_dynamic_module_t
   checkHeaderBytes(sv(key), "envoy_dynamic_module_callback_http_add_header");
   checkHeaderBytes(sv(value), "envoy_dynamic_module_callback_http_add_header");
   m->add(sv(key), sv(value));
-  (void)dirOfHeader;
   return true;
 }
 

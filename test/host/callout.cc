@@ -15,7 +15,7 @@ Callout::~Callout() {
 void Callout::start(ClusterPool* pool, HeaderMap headers, std::string body) {
   if (timeout_ms_ > 0) {
     timer_ = evtimer_new(stream_.worker().base(), onTimeout, this);
-    timeval tv{static_cast<time_t>(timeout_ms_ / 1000), static_cast<suseconds_t>((timeout_ms_ % 1000) * 1000)};
+    const timeval tv = msToTimeval(timeout_ms_);
     evtimer_add(timer_, &tv);
   }
   if (!body.empty() && !headers.get("content-length")) headers.set("content-length", std::to_string(body.size()));

@@ -142,7 +142,7 @@ void Http1Encoder::encodeHeaders(evbuffer* out, const HeaderMap& h, bool end_str
     auto host = h.get(":authority");
     if (host) evbuffer_add_printf(out, "host: %.*s\r\n", static_cast<int>(host->size()), host->data());
   } else {
-    status = std::atoi(std::string(h.get(":status").value_or("500")).c_str());
+    status = h.get(":status") ? statusCode(h) : 500;
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reasonPhrase(status));
   }
   no_body_ = head_response || status == 204 || status == 304;

@@ -1,6 +1,7 @@
 #include "http_message.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace host {
 
@@ -9,6 +10,8 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
+
+int statusCode(const HeaderMap& h) { return std::atoi(std::string(h.get(":status").value_or("0")).c_str()); }
 
 std::optional<std::string_view> HeaderMap::get(std::string_view key) const {
   for (const auto& e : entries_)

@@ -29,6 +29,9 @@ class HeaderMap {
 
 std::string lower(std::string_view s);
 
+// The numeric :status of a response header map, 0 when absent or not a number.
+int statusCode(const HeaderMap& h);
+
 // A body as a list of slices, so chunk views are real and drain/append are cheap.
 class Buffer {
  public:

@@ -305,14 +305,14 @@ void ActiveStream::sink(Dir d, Ev ev, Buffer& chunk, bool end) {
     const RouteEntry* r = route();
     if ((end || ev == Ev::Trailers) && upstream_ && !upstream_timer_ && r && r->route->timeout_ms > 0) {
       upstream_timer_ = evtimer_new(worker_.base(), onUpstreamTimeout, this);
-      timeval tv{static_cast<time_t>(r->route->timeout_ms / 1000), static_cast<suseconds_t>((r->route->timeout_ms % 1000) * 1000)};
+      const timeval tv = msToTimeval(r->route->timeout_ms);
       evtimer_add(upstream_timer_, &tv);
     }
     return;
   }
   if (ev == Ev::Headers) {
     response_started_ = true;
-    response_code_ = static_cast<uint32_t>(std::atoi(std::string(response_headers_.get(":status").value_or("0")).c_str()));
+    response_code_ = static_cast<uint32_t>(statusCode(response_headers_));
     sink_->writeHeaders(response_headers_, end);
   } else if (ev == Ev::Data) {
     const auto& slices = chunk.slices();
@@ -367,7 +367,7 @@ void ActiveStream::onUpstreamHeaders(HeaderMap&& h, bool end) {
   upstream_headers_seen_ = true;
   response_headers_ = std::move(h);
   // Envoy's router records the upstream status in StreamInfo before the encoder filters run.
-  response_code_ = static_cast<uint32_t>(std::atoi(std::string(response_headers_.get(":status").value_or("0")).c_str()));
+  response_code_ = static_cast<uint32_t>(statusCode(response_headers_));
   enc_.end_received = end;
   iterate(Dir::Encode, Ev::Headers, 0, Buffer(), end);
 }

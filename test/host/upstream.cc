@@ -20,8 +20,7 @@ UpstreamConnection::UpstreamConnection(ClusterPool& pool, const SocketAddress& a
   sin.sin_family = AF_INET;
   sin.sin_port = htons(addr.port);
   inet_pton(AF_INET, addr.address.c_str(), &sin.sin_addr);
-  timeval tv{static_cast<time_t>(pool.cluster().connect_timeout_ms / 1000),
-             static_cast<suseconds_t>((pool.cluster().connect_timeout_ms % 1000) * 1000)};
+  const timeval tv = msToTimeval(pool.cluster().connect_timeout_ms);
   bufferevent_set_timeouts(bev_, nullptr, &tv);  // bounds the connect; cleared once connected
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) closed_ = true;

@@ -71,11 +71,7 @@ void Worker::run() {
   std::vector<Deletable*> live(connections_.begin(), connections_.end());
   for (auto* c : live) static_cast<DownstreamConnection*>(c)->close();
   pools_.clear();
-  while (!deferred_.empty()) {
-    auto batch = std::move(deferred_);
-    deferred_.clear();
-    batch.clear();
-  }
+  onDeferred(-1, 0, this);
   t_current = nullptr;
 }
 

@@ -24,6 +24,11 @@ struct FilterSlot;
 
 // Objects torn down only after the current event finishes (Envoy's deferred deletion), so a callback
 // never frees the object whose frame is still on the stack.
+// libevent wants timeouts as timevals; configs give milliseconds.
+inline timeval msToTimeval(uint64_t ms) {
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
 class Deletable {
  public:
   virtual ~Deletable() = default;
