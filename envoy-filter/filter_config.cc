@@ -6,31 +6,54 @@
 #include <nlohmann/json.hpp>
 
 #include "envoy-filter/js_env.h"
+#include "envoy-filter/module_buffer.h"
 
 namespace nodevoy {
 
 namespace {
 std::atomic<uint64_t> g_next_id{1};
 int g_live_configs = 0;  // main thread only: the validation environment lives while configs do
+
+// Parses a config document that must be an object with only the given keys.
+bool parseObject(std::string_view json, std::initializer_list<const char*> keys, const char* what, nlohmann::json* out,
+                 std::string* error) {
+  try {
+    *out = nlohmann::json::parse(json.empty() ? std::string_view("{}") : json);
+  } catch (const nlohmann::json::exception& e) {
+    *error = std::string(what) + " is not valid JSON: " + e.what();
+    return false;
+  }
+  if (!out->is_object()) {
+    *error = std::string(what) + " must be a JSON object";
+    return false;
+  }
+  for (auto it = out->begin(); it != out->end(); ++it) {
+    bool known = false;
+    for (const char* k : keys) known = known || it.key() == k;
+    if (!known) {
+      std::string list;
+      for (const char* k : keys) list += std::string(list.empty() ? "" : ", ") + "\"" + k + "\"";
+      *error = std::string(what) + " has an unknown field \"" + it.key() + "\" (expected " + list + ")";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string absolute(std::string path) {
+  if (path.empty() || path[0] == '/') return path;
+  // Relative to Envoy's working directory, like other file paths in an Envoy config.
+  char cwd[4096];
+  return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
+}
+
+std::string configText(const nlohmann::json& doc) { return doc.contains("config") ? doc["config"].dump() : "{}"; }
 }  // namespace
 
-std::unique_ptr<FilterConfig> FilterConfig::create(std::string_view filter_name, std::string_view json, std::string* error) {
+std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
+                                                   std::string_view filter_name, std::string_view json, std::string* error) {
   nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(json.empty() ? std::string_view("{}") : json);
-  } catch (const nlohmann::json::exception& e) {
-    *error = std::string("filter_config is not valid JSON: ") + e.what();
-    return nullptr;
-  }
-  if (!doc.is_object()) {
-    *error = "filter_config must be a JSON object like {\"module\": \"/abs/path/filters.js\", \"config\": {...}}";
-    return nullptr;
-  }
-  for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (it.key() != "module" && it.key() != "config") {
-      *error = "filter_config has an unknown field \"" + it.key() + "\" (expected \"module\" and \"config\")";
-      return nullptr;
-    }
+  if (!parseObject(json, {"module", "config"}, "filter_config", &doc, error)) return nullptr;
   if (!doc.contains("module") || !doc["module"].is_string() || doc["module"].get<std::string>().empty()) {
     *error = "filter_config.module is required: the absolute path of the compiled filter bundle";
     return nullptr;
@@ -39,30 +62,96 @@ std::unique_ptr<FilterConfig> FilterConfig::create(std::string_view filter_name,
   c->id_ = g_next_id++;
   g_live_configs++;
   c->filter_name_ = std::string(filter_name);
-  c->module_path_ = doc["module"].get<std::string>();
-  if (c->module_path_[0] != '/') {
-    // Relative to Envoy's working directory, like other file paths in an Envoy config.
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd)) c->module_path_ = std::string(cwd) + "/" + c->module_path_;
-  }
-  c->user_config_json_ = doc.contains("config") ? doc["config"].dump() : "{}";
+  c->module_path_ = absolute(doc["module"].get<std::string>());
+  c->user_config_json_ = configText(doc);
   if (c->filter_name_.empty()) {
     *error = "filter_name is required: the exported filter to run";
     return nullptr;
   }
-  // Load it now, on the main thread, so a missing file, a syntax error, a throwing module or an
-  // unknown filter rejects the config instead of failing requests.
+  // Load it now, on the main thread, so a missing file, a syntax error, a throwing module, an unknown
+  // filter or a config its schema rejects fails the config instead of failing requests.
   JsEnv* env = JsEnv::forThisThread(false, error);
   if (!env) return nullptr;
   std::string load_error;
-  if (env->instanceFor(*c, &load_error).index < 0) {
+  auto inst = env->instanceFor(*c, &load_error);
+  if (inst.index < 0) {
     *error = "cannot load filter \"" + c->filter_name_ + "\" from " + c->module_path_ + ": " + load_error;
     return nullptr;  // ~FilterConfig balances the count
+  }
+  if (!c->defineMetrics(envoy, env->metricsOf(inst.index), error)) return nullptr;
+  return c;
+}
+
+bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, const std::string& declarations,
+                                 std::string* error) {
+  auto define = [&](MetricKind kind, const std::string& name, const std::vector<std::string>& labels, size_t* id) {
+    std::vector<envoy_dynamic_module_type_module_buffer> ls;
+    for (const auto& l : labels) ls.push_back(moduleBuffer(l));
+    const std::string full = filter_name_ + "." + name;
+    auto* lp = ls.empty() ? nullptr : ls.data();
+    envoy_dynamic_module_type_metrics_result r =
+        kind == MetricKind::Counter ? envoy_dynamic_module_callback_http_filter_config_define_counter(envoy, moduleBuffer(full), lp, ls.size(), id)
+        : kind == MetricKind::Gauge ? envoy_dynamic_module_callback_http_filter_config_define_gauge(envoy, moduleBuffer(full), lp, ls.size(), id)
+                                    : envoy_dynamic_module_callback_http_filter_config_define_histogram(envoy, moduleBuffer(full), lp, ls.size(), id);
+    if (r != envoy_dynamic_module_type_metrics_result_Success) {
+      *error = "cannot define metric \"" + full + "\" (metrics result " + std::to_string(static_cast<int>(r)) + ")";
+      return false;
+    }
+    return true;
+  };
+  if (!define(MetricKind::Counter, "nodevoy.requests", {}, &requests_) ||
+      !define(MetricKind::Counter, "nodevoy.errors", {"kind"}, &errors_) ||
+      !define(MetricKind::Histogram, "nodevoy.js_time_us", {"phase"}, &js_time_))
+    return false;
+  auto decls = nlohmann::json::parse(declarations, nullptr, false);
+  if (!decls.is_array()) {
+    *error = "the filter's metric declarations are malformed";
+    return false;
+  }
+  for (const auto& d : decls) {
+    MetricDef m;
+    m.kind = static_cast<MetricKind>(d.value("kind", 0));
+    auto labels = d.value("labels", std::vector<std::string>{});
+    m.labels = labels.size();
+    if (!define(m.kind, d.value("name", std::string()), labels, &m.envoy_id)) return false;
+    metrics_.push_back(m);
+  }
+  return true;
+}
+
+FilterConfig::~FilterConfig() {
+  if (id_ == 0) return;
+  if (--g_live_configs == 0) JsEnv::releaseThisThread();
+}
+
+std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_name, std::string_view json, std::string* error) {
+  nlohmann::json doc;
+  if (!parseObject(json, {"config", "module"}, "per-route filter_config", &doc, error)) return nullptr;
+  if (doc.contains("config") && !doc["config"].is_object()) {
+    *error = "per-route filter_config.config must be a JSON object (the fields it overrides)";
+    return nullptr;
+  }
+  if (doc.contains("module") && !doc["module"].is_string()) {
+    *error = "per-route filter_config.module must be a string";
+    return nullptr;
+  }
+  std::unique_ptr<PerRouteConfig> c(new PerRouteConfig());
+  c->id_ = g_next_id++;
+  g_live_configs++;
+  c->filter_name_ = std::string(filter_name);
+  c->config_json_ = configText(doc);
+  JsEnv* env = JsEnv::forThisThread(false, error);
+  if (!env) return nullptr;
+  std::string module = doc.contains("module") ? absolute(doc["module"].get<std::string>()) : std::string();
+  std::string check_error;
+  if (!env->checkRoute(c->filter_name_, module, c->config_json_, &check_error)) {
+    *error = "per-route config for filter \"" + c->filter_name_ + "\" rejected: " + check_error;
+    return nullptr;
   }
   return c;
 }
 
-FilterConfig::~FilterConfig() {
+PerRouteConfig::~PerRouteConfig() {
   if (id_ == 0) return;
   if (--g_live_configs == 0) JsEnv::releaseThisThread();
 }

@@ -1,17 +1,30 @@
 // A filter config (main thread): the parsed filter_config JSON. Its bundle is loaded once on the main
 // thread at config time so that every mistake is reported then (invariant 6), and again lazily in each
-// worker's environment.
+// worker's environment. The filter's metrics are defined here, the only place the ABI allows it.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "envoy-filter/envoy_abi.h"
+#include "envoy-filter/outcome.h"
 
 namespace nodevoy {
 
+enum class MetricKind : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
+
+struct MetricDef {
+  MetricKind kind = MetricKind::Counter;
+  size_t envoy_id = 0;
+  size_t labels = 0;
+};
+
 class FilterConfig {
  public:
-  // Parses and validates; returns null with *error set when Envoy must reject the config.
-  static std::unique_ptr<FilterConfig> create(std::string_view filter_name, std::string_view json, std::string* error);
+  // Parses, loads and validates; returns null with *error set when Envoy must reject the config.
+  static std::unique_ptr<FilterConfig> create(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
+                                              std::string_view filter_name, std::string_view json, std::string* error);
   ~FilterConfig();
   FilterConfig(const FilterConfig&) = delete;
   FilterConfig& operator=(const FilterConfig&) = delete;
@@ -21,12 +34,45 @@ class FilterConfig {
   const std::string& modulePath() const { return module_path_; }
   const std::string& userConfigJson() const { return user_config_json_; }
 
+  // The filter's own metrics, in declaration order (JS names them by index).
+  const std::vector<MetricDef>& metrics() const { return metrics_; }
+  // nodevoy's per-filter metrics: streams handled, failures by kind, JS time per phase.
+  size_t requestsCounter() const { return requests_; }
+  size_t errorsCounter() const { return errors_; }
+  size_t jsTimeHistogram() const { return js_time_; }
+
  private:
   FilterConfig() = default;
+  bool defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, const std::string& declarations,
+                     std::string* error);
+
   uint64_t id_ = 0;
   std::string filter_name_;
   std::string module_path_;
   std::string user_config_json_;
+  std::vector<MetricDef> metrics_;
+  size_t requests_ = 0, errors_ = 0, js_time_ = 0;
+};
+
+// A DynamicModuleFilterPerRoute config: {"config": {...}} overriding the filter-level config on a route.
+// Validated on the main thread against the filter's route schema; each worker parses it once, when a
+// stream on that route first needs it.
+class PerRouteConfig {
+ public:
+  static std::unique_ptr<PerRouteConfig> create(std::string_view filter_name, std::string_view json, std::string* error);
+  ~PerRouteConfig();
+  PerRouteConfig(const PerRouteConfig&) = delete;
+  PerRouteConfig& operator=(const PerRouteConfig&) = delete;
+
+  uint64_t id() const { return id_; }
+  const std::string& filterName() const { return filter_name_; }
+  const std::string& configJson() const { return config_json_; }
+
+ private:
+  PerRouteConfig() = default;
+  uint64_t id_ = 0;
+  std::string filter_name_;
+  std::string config_json_;
 };
 
 }  // namespace nodevoy

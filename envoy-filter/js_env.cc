@@ -75,17 +75,6 @@ std::string describe(napi_env env, napi_value v) {
   return out;
 }
 
-class NapiScope {
- public:
-  explicit NapiScope(napi_env env) : env_(env) { napi_open_handle_scope(env_, &scope_); }
-  ~NapiScope() { napi_close_handle_scope(env_, scope_); }
-  NapiScope(const NapiScope&) = delete;
-  NapiScope& operator=(const NapiScope&) = delete;
-
- private:
-  napi_env env_;
-  napi_handle_scope scope_ = nullptr;
-};
 
 }  // namespace
 
@@ -174,7 +163,8 @@ JsEnv::~JsEnv() {
     if (keepalive_open_) uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
     {
       NapiScope scope(napi_);
-      for (napi_ref r : {api_, dispatch_, closed_, load_})
+      if (api_) napi_delete_reference(napi_, api_);
+      for (napi_ref r : fns_)
         if (r) napi_delete_reference(napi_, r);
       if (async_) napi_async_destroy(napi_, async_);
     }
@@ -189,23 +179,27 @@ JsEnv::~JsEnv() {
 
 void JsEnv::registerApi(napi_value api) {
   napi_create_reference(napi_, api, 1, &api_);
-  auto ref = [&](const char* name, napi_ref* out) {
+  static const char* names[kFnCount] = {"dispatch", "data", "body", "callout", "closed", "load", "checkRoute", "route", "metrics"};
+  for (int i = 0; i < kFnCount; i++) {
     napi_value fn;
-    napi_get_named_property(napi_, api, name, &fn);
-    napi_create_reference(napi_, fn, 1, out);
-  };
-  ref("dispatch", &dispatch_);
-  ref("closed", &closed_);
-  ref("load", &load_);
+    napi_get_named_property(napi_, api, names[i], &fn);
+    napi_create_reference(napi_, fn, 1, &fns_[i]);
+  }
   napi_value name;
   napi_create_string_utf8(napi_, "nodevoy", NAPI_AUTO_LENGTH, &name);
   napi_async_init(napi_, nullptr, name, &async_);
 }
 
-napi_value JsEnv::callApi(napi_ref fn_ref, size_t argc, const napi_value* argv, std::string* error) {
+napi_value JsEnv::num(double v) {
+  napi_value out;
+  napi_create_double(napi_, v, &out);
+  return out;
+}
+
+napi_value JsEnv::callApi(Fn which, size_t argc, const napi_value* argv, std::string* error) {
   napi_value recv, fn, result = nullptr;
   napi_get_reference_value(napi_, api_, &recv);
-  napi_get_reference_value(napi_, fn_ref, &fn);
+  napi_get_reference_value(napi_, fns_[which], &fn);
   // make_callback: on return Node runs process.nextTick callbacks and drains microtasks, so an
   // `await` that needs no I/O settles before the hook returns.
   if (napi_make_callback(napi_, async_, recv, fn, argc, argv, &result) != napi_ok) {
@@ -223,19 +217,7 @@ napi_value JsEnv::callApi(napi_ref fn_ref, size_t argc, const napi_value* argv, 
   return result;
 }
 
-JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
-  if (auto it = instances_.find(config.id()); it != instances_.end()) return it->second;
-  if (exited_) {
-    *error = "the environment has stopped (process.exit)";
-    return {};
-  }
-  NapiScope scope(napi_);
-  napi_value argv[3];
-  napi_create_string_utf8(napi_, config.modulePath().c_str(), config.modulePath().size(), &argv[0]);
-  napi_create_string_utf8(napi_, config.filterName().c_str(), config.filterName().size(), &argv[1]);
-  napi_create_string_utf8(napi_, config.userConfigJson().c_str(), config.userConfigJson().size(), &argv[2]);
-  napi_value state = callApi(load_, 3, argv, error);
-  if (!state) return {};
+bool JsEnv::waitLoaded(napi_value state, const std::string& what, std::string* error) {
   auto field = [&](const char* name) {
     napi_value v;
     napi_get_named_property(napi_, state, name, &v);
@@ -248,35 +230,92 @@ JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* erro
     napi_get_value_bool(napi_, field("done"), &done);
     if (done) break;
     if (exited_ || std::chrono::steady_clock::now() > deadline) {
-      *error = exited_ ? "process.exit() called while loading " + config.modulePath()
-                       : "loading " + config.modulePath() + " did not finish within 30 s";
-      return {};
+      *error = exited_ ? "process.exit() called while loading " + what : "loading " + what + " did not finish within 30 s";
+      return false;
     }
     uv_run(setup_->event_loop(), UV_RUN_ONCE);
     g_process->platform()->DrainTasks(setup_->isolate());
   }
+  napi_value err = field("error");
+  napi_valuetype t;
+  napi_typeof(napi_, err, &t);
+  if (t == napi_string) {
+    std::string e = describe(napi_, err);
+    if (!e.empty()) {
+      *error = e;
+      return false;
+    }
+  }
+  return true;
+}
+
+napi_value JsEnv::str(const std::string& s) {
+  napi_value v;
+  napi_create_string_utf8(napi_, s.data(), s.size(), &v);
+  return v;
+}
+
+JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
+  if (auto it = instances_.find(config.id()); it != instances_.end()) return it->second;
+  if (exited_) {
+    *error = "the environment has stopped (process.exit)";
+    return {};
+  }
+  NapiScope scope(napi_);
+  napi_value argv[3] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson())};
+  napi_value state = callApi(kLoad, 3, argv, error);
+  if (!state || !waitLoaded(state, config.modulePath(), error)) return {};
   Instance inst;
-  napi_get_value_int32(napi_, field("index"), &inst.index);
-  napi_get_value_uint32(napi_, field("handlers"), &inst.handlers);
+  napi_value v;
+  napi_get_named_property(napi_, state, "index", &v);
+  napi_get_value_int32(napi_, v, &inst.index);
+  napi_get_named_property(napi_, state, "handlers", &v);
+  napi_get_value_uint32(napi_, v, &inst.handlers);
   if (inst.index < 0) {
-    *error = describe(napi_, field("error"));
+    *error = "the bundle loaded but produced no filter";
     return {};
   }
   instances_[config.id()] = inst;
   return inst;
 }
 
-Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream) {
-  if (exited_) return Outcome::Failed;
+std::string JsEnv::metricsOf(int instance) {
   NapiScope scope(napi_);
-  napi_value argv[3];
-  napi_create_uint32(napi_, static_cast<uint32_t>(phase), &argv[0]);
-  napi_create_int32(napi_, instance, &argv[1]);
-  napi_create_uint32(napi_, stream, &argv[2]);
+  napi_value arg = num(instance);
   std::string error;
-  napi_value r = callApi(dispatch_, 3, argv, &error);
+  napi_value r = callApi(kMetrics, 1, &arg, &error);
+  return r ? describe(napi_, r) : "[]";
+}
+
+bool JsEnv::checkRoute(const std::string& filter_name, const std::string& module, const std::string& json, std::string* error) {
+  if (exited_) {
+    *error = "the environment has stopped (process.exit)";
+    return false;
+  }
+  NapiScope scope(napi_);
+  napi_value argv[3] = {str(filter_name), str(module), str(json)};
+  napi_value state = callApi(kCheckRoute, 3, argv, error);
+  return state && waitLoaded(state, module.empty() ? "filter " + filter_name : module, error);
+}
+
+bool JsEnv::ensureRoute(int instance, uint64_t route, const std::string& json, std::string* error) {
+  if (routes_.count({instance, route})) return true;
+  NapiScope scope(napi_);
+  napi_value argv[3] = {num(instance), num(static_cast<double>(route)), str(json)};
+  napi_value r = callApi(kRoute, 3, argv, error);
+  if (!r) return false;
+  std::string e = describe(napi_, r);
+  if (!e.empty()) {
+    *error = e;
+    return false;
+  }
+  routes_.insert({instance, route});
+  return true;
+}
+
+Outcome JsEnv::toOutcome(napi_value r, const char* what, const std::string& error) {
   if (!r) {
-    logError("nodevoy: dispatch failed: " + error);
+    logError(std::string("nodevoy: ") + what + " failed: " + error);
     return Outcome::Failed;
   }
   uint32_t out = static_cast<uint32_t>(Outcome::Failed);
@@ -284,12 +323,41 @@ Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream) {
   return static_cast<Outcome>(out);
 }
 
+Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream, uint64_t route) {
+  if (exited_) return Outcome::Failed;
+  NapiScope scope(napi_);
+  napi_value argv[4] = {num(static_cast<uint32_t>(phase)), num(instance), num(stream), num(static_cast<double>(route))};
+  std::string error;
+  return toOutcome(callApi(kDispatch, 4, argv, &error), "dispatch", error);
+}
+
+Outcome JsEnv::data(Phase phase, int instance, uint32_t stream, uint64_t route, napi_value chunks, bool end) {
+  if (exited_) return Outcome::Failed;
+  napi_value argv[6] = {num(static_cast<uint32_t>(phase)), num(instance), num(stream), num(static_cast<double>(route)), chunks, nullptr};
+  napi_get_boolean(napi_, end, &argv[5]);
+  std::string error;
+  return toOutcome(callApi(kData, 6, argv, &error), "data dispatch", error);
+}
+
+void JsEnv::deliverBody(uint32_t stream, int direction, napi_value bytes) {
+  if (exited_) return;
+  napi_value argv[3] = {num(stream), num(direction), bytes};
+  std::string error;
+  if (!callApi(kBody, 3, argv, &error)) logError("nodevoy: body delivery failed: " + error);
+}
+
+void JsEnv::calloutDone(uint32_t stream, uint64_t callout, uint32_t result, napi_value headers, napi_value body) {
+  if (exited_) return;
+  napi_value argv[5] = {num(stream), num(static_cast<double>(callout)), num(result), headers, body};
+  std::string error;
+  if (!callApi(kCallout, 5, argv, &error)) logError("nodevoy: callout delivery failed: " + error);
+}
+
 void JsEnv::closed(uint32_t stream) {
   if (exited_) return;
   NapiScope scope(napi_);
-  napi_value arg;
-  napi_create_uint32(napi_, stream, &arg);
-  callApi(closed_, 1, &arg, nullptr);
+  napi_value arg = num(stream);
+  callApi(kClosed, 1, &arg, nullptr);
 }
 
 uint32_t JsEnv::addStream(StreamFilter* s) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -19,6 +20,20 @@ namespace nodevoy {
 
 class StreamFilter;
 class FilterConfig;
+
+// An N-API handle scope for native code that makes JS values outside a JS call.
+class NapiScope {
+ public:
+  explicit NapiScope(napi_env env) : env_(env) { napi_open_handle_scope(env_, &scope_); }
+  ~NapiScope() { napi_close_handle_scope(env_, scope_); }
+  NapiScope(const NapiScope&) = delete;
+  NapiScope& operator=(const NapiScope&) = delete;
+
+ private:
+  napi_env env_;
+  napi_handle_scope scope_ = nullptr;
+};
+
 
 class JsEnv {
  public:
@@ -40,7 +55,18 @@ class JsEnv {
   // index is -1 (with *error set) on failure.
   Instance instanceFor(const FilterConfig& config, std::string* error);
 
-  Outcome dispatch(Phase phase, int instance, uint32_t stream);
+  // The filter's metric declarations as JSON ([{kind, name, labels}]), main thread at config time.
+  std::string metricsOf(int instance);
+  // Validates a per-route config against the named filter's route schema (main thread, config time).
+  bool checkRoute(const std::string& filter_name, const std::string& module, const std::string& json, std::string* error);
+  // Makes a per-route config known to an instance in this environment (parsed once per route).
+  bool ensureRoute(int instance, uint64_t route, const std::string& json, std::string* error);
+
+  // Calls into the bootstrap for a stream. Each returns what the handler came to.
+  Outcome dispatch(Phase phase, int instance, uint32_t stream, uint64_t route);
+  Outcome data(Phase phase, int instance, uint32_t stream, uint64_t route, napi_value chunks, bool end);
+  void deliverBody(uint32_t stream, int direction, napi_value bytes);
+  void calloutDone(uint32_t stream, uint64_t callout, uint32_t result, napi_value headers, napi_value body);
   void closed(uint32_t stream);
 
   uint32_t addStream(StreamFilter* s);
@@ -57,13 +83,20 @@ class JsEnv {
   // From the binding.
   void registerApi(napi_value api);
   napi_env napi() const { return napi_; }
+  v8::Isolate* isolate() const { return setup_->isolate(); }
   int workerIndex() const { return worker_index_; }
   void setWorkerIndex(int i) { worker_index_ = i; }
 
  private:
   JsEnv() = default;
   bool create(bool worker, std::string* error);
-  napi_value callApi(napi_ref fn, size_t argc, const napi_value* argv, std::string* error);
+  enum Fn { kDispatch, kData, kBody, kCallout, kClosed, kLoad, kCheckRoute, kRoute, kMetrics, kFnCount };
+  napi_value callApi(Fn fn, size_t argc, const napi_value* argv, std::string* error);
+  // Runs the loop until a LoadState-shaped object reports done; false (with *error) on failure.
+  bool waitLoaded(napi_value state, const std::string& what, std::string* error);
+  Outcome toOutcome(napi_value r, const char* what, const std::string& error);
+  napi_value num(double v);
+  napi_value str(const std::string& s);
   static napi_value initBinding(napi_env env, napi_value exports);
 
   std::unique_ptr<node::CommonEnvironmentSetup> setup_;
@@ -73,7 +106,8 @@ class JsEnv {
   std::optional<v8::HandleScope> handle_scope_;
   std::optional<v8::Context::Scope> context_scope_;
   napi_env napi_ = nullptr;
-  napi_ref api_ = nullptr, dispatch_ = nullptr, closed_ = nullptr, load_ = nullptr;
+  napi_ref api_ = nullptr;
+  napi_ref fns_[kFnCount] = {};
   napi_async_context async_ = nullptr;
   uv_async_t keepalive_{};
   bool keepalive_open_ = false;
@@ -81,6 +115,7 @@ class JsEnv {
   std::unordered_map<uint32_t, StreamFilter*> streams_;
   uint32_t next_stream_ = 1;
   std::map<uint64_t, Instance> instances_;  // by filter config id
+  std::set<std::pair<int, uint64_t>> routes_;  // (instance, per-route config id) already parsed in JS
   int worker_index_ = -1;
   bool exited_ = false;  // process.exit() was called: the environment runs no more JS
 };

@@ -10,7 +10,7 @@
 #include "envoy-filter/stream_filter.h"
 
 using nodevoy::FilterConfig;
-using nodevoy::Phase;
+using nodevoy::PerRouteConfig;
 using nodevoy::StreamFilter;
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
@@ -19,6 +19,8 @@ namespace {
 StreamFilter* stream(envoy_dynamic_module_type_http_filter_module_ptr p) {
   return const_cast<StreamFilter*>(static_cast<const StreamFilter*>(p));
 }
+
+std::string_view view(envoy_dynamic_module_type_envoy_buffer b) { return b.ptr ? std::string_view(b.ptr, b.length) : std::string_view(); }
 
 template <typename F>
 auto guarded(const char* hook, F&& f, decltype(f()) fallback) noexcept -> decltype(f()) {
@@ -38,11 +40,11 @@ EXPORT envoy_dynamic_module_type_abi_version_module_ptr envoy_dynamic_module_on_
 }
 
 EXPORT envoy_dynamic_module_type_http_filter_config_module_ptr envoy_dynamic_module_on_http_filter_config_new(
-    envoy_dynamic_module_type_http_filter_config_envoy_ptr, envoy_dynamic_module_type_envoy_buffer name,
+    envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, envoy_dynamic_module_type_envoy_buffer name,
     envoy_dynamic_module_type_envoy_buffer config) {
   return guarded("config_new", [&]() -> envoy_dynamic_module_type_http_filter_config_module_ptr {
     std::string error;
-    auto c = FilterConfig::create(std::string_view(name.ptr, name.length), std::string_view(config.ptr, config.length), &error);
+    auto c = FilterConfig::create(envoy, view(name), view(config), &error);
     if (!c) {
       nodevoy::logError("nodevoy: rejecting filter config: " + error);
       return nullptr;
@@ -56,12 +58,21 @@ EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(envoy_dynamic_mod
 }
 
 EXPORT envoy_dynamic_module_type_http_filter_per_route_config_module_ptr envoy_dynamic_module_on_http_filter_per_route_config_new(
-    envoy_dynamic_module_type_envoy_buffer, envoy_dynamic_module_type_envoy_buffer) {
-  nodevoy::logError("nodevoy: per-route configs are not supported yet");
-  return nullptr;
+    envoy_dynamic_module_type_envoy_buffer name, envoy_dynamic_module_type_envoy_buffer config) {
+  return guarded("per_route_config_new", [&]() -> envoy_dynamic_module_type_http_filter_per_route_config_module_ptr {
+    std::string error;
+    auto c = PerRouteConfig::create(view(name), view(config), &error);
+    if (!c) {
+      nodevoy::logError("nodevoy: rejecting per-route config: " + error);
+      return nullptr;
+    }
+    return c.release();  // owned by Envoy's route config until per_route_config_destroy
+  }, nullptr);
 }
 
-EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(envoy_dynamic_module_type_http_filter_per_route_config_module_ptr) {}
+EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(envoy_dynamic_module_type_http_filter_per_route_config_module_ptr p) {
+  std::unique_ptr<const PerRouteConfig> owned(static_cast<const PerRouteConfig*>(p));
+}
 
 EXPORT envoy_dynamic_module_type_http_filter_module_ptr envoy_dynamic_module_on_http_filter_new(
     envoy_dynamic_module_type_http_filter_config_module_ptr config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy) {
@@ -72,35 +83,39 @@ EXPORT envoy_dynamic_module_type_http_filter_module_ptr envoy_dynamic_module_on_
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_request_headers_status envoy_dynamic_module_on_http_filter_request_headers(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool) {
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_request_headers_status>(
-      guarded("request_headers", [&] { return stream(f)->onHeaders(Phase::RequestHeaders); }, 1));
+      guarded("request_headers", [&] { return stream(f)->onHeaders(0, end_stream); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_request_body_status envoy_dynamic_module_on_http_filter_request_body(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr, bool) {
-  return envoy_dynamic_module_type_on_http_filter_request_body_status_Continue;
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_request_body_status>(
+      guarded("request_body", [&] { return stream(f)->onData(0, end_stream); }, 3));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_request_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {
-  return envoy_dynamic_module_type_on_http_filter_request_trailers_status_Continue;
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_request_trailers_status>(
+      guarded("request_trailers", [&] { return stream(f)->onTrailers(0); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_headers_status envoy_dynamic_module_on_http_filter_response_headers(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool) {
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_response_headers_status>(
-      guarded("response_headers", [&] { return stream(f)->onHeaders(Phase::ResponseHeaders); }, 1));
+      guarded("response_headers", [&] { return stream(f)->onHeaders(1, end_stream); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_body_status envoy_dynamic_module_on_http_filter_response_body(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr, bool) {
-  return envoy_dynamic_module_type_on_http_filter_response_body_status_Continue;
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_response_body_status>(
+      guarded("response_body", [&] { return stream(f)->onData(1, end_stream); }, 3));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(
-    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr) {
-  return envoy_dynamic_module_type_on_http_filter_response_trailers_status_Continue;
+    envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f) {
+  return static_cast<envoy_dynamic_module_type_on_http_filter_response_trailers_status>(
+      guarded("response_trailers", [&] { return stream(f)->onTrailers(1); }, 1));
 }
 
 EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(envoy_dynamic_module_type_http_filter_envoy_ptr,
@@ -118,10 +133,15 @@ EXPORT void envoy_dynamic_module_on_http_filter_scheduled(envoy_dynamic_module_t
 }
 
 EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(envoy_dynamic_module_type_http_filter_envoy_ptr,
-                                                                  envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,
-                                                                  envoy_dynamic_module_type_http_callout_result,
-                                                                  envoy_dynamic_module_type_envoy_http_header*, size_t,
-                                                                  envoy_dynamic_module_type_envoy_buffer*, size_t) {}
+                                                                  envoy_dynamic_module_type_http_filter_module_ptr f, uint64_t id,
+                                                                  envoy_dynamic_module_type_http_callout_result result,
+                                                                  envoy_dynamic_module_type_envoy_http_header* headers, size_t header_count,
+                                                                  envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
+  guarded("http_callout_done", [&] {
+    stream(f)->onCalloutDone(id, static_cast<uint32_t>(result), headers, header_count, chunks, chunk_count);
+    return 0;
+  }, 0);
+}
 
 EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(envoy_dynamic_module_type_http_filter_envoy_ptr,
                                                                     envoy_dynamic_module_type_http_filter_module_ptr, uint64_t,

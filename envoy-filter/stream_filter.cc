@@ -1,5 +1,9 @@
 #include "envoy-filter/stream_filter.h"
 
+#include <chrono>
+#include <cstring>
+
+#include "envoy-filter/body_buffers.h"
 #include "envoy-filter/filter_config.h"
 #include "envoy-filter/js_env.h"
 #include "envoy-filter/log.h"
@@ -8,13 +12,35 @@
 namespace nodevoy {
 
 namespace {
+// ABI status values. Headers and trailers: 0 Continue, 1 StopIteration. Body: 0 Continue,
+// 1 StopIterationAndBuffer, 2 StopIterationAndWatermark, 3 StopIterationNoBuffer.
 constexpr int kContinue = 0;
 constexpr int kStopIteration = 1;
-constexpr int kStopAllIterationAndWatermark = 4;
+constexpr int kStopAndBuffer = 1;
+constexpr int kStopAndWatermark = 2;
+constexpr int kStopNoBuffer = 3;
 
+// Marks a JS call during which a settle is only recorded: the caller finishes the stream itself.
+class Deferring {
+ public:
+  explicit Deferring(bool& flag) : flag_(flag), was_(flag) { flag_ = true; }
+  ~Deferring() { flag_ = was_; }
+  Deferring(const Deferring&) = delete;
+  Deferring& operator=(const Deferring&) = delete;
+
+ private:
+  bool& flag_;
+  bool was_;
+};
+
+uint64_t microsSince(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+}
 }  // namespace
 
-StreamFilter::StreamFilter(const FilterConfig& config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy) : envoy_(envoy) {
+StreamFilter::StreamFilter(const FilterConfig& config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy)
+    : config_(config), envoy_(envoy) {
   std::string error;
   env_ = JsEnv::forThisThread(true, &error);
   if (env_ && env_->workerIndex() < 0)
@@ -42,31 +68,66 @@ StreamFilter::~StreamFilter() {
   envoy_dynamic_module_callback_http_filter_scheduler_delete(scheduler_);
 }
 
-int StreamFilter::onHeaders(Phase phase) {
+// ---- hooks ----
+
+int StreamFilter::onHeaders(int direction, bool end_stream) {
   if (!env_) {
-    sendFailure("nodevoy_unavailable");
-    return kStopIteration;
+    if (direction == 0) sendFailure("nodevoy_unavailable");
+    return direction == 0 ? kStopIteration : kContinue;
   }
-  if (!(handlers_ & (1u << static_cast<uint32_t>(phase)))) return kContinue;
-  touched_ = true;
-  settled_.reset();
-  Outcome o = env_->dispatch(phase, instance_, id_);
-  if (o == Outcome::Pending && settled_) o = *settled_;  // settled inside the hook: no thread hop
-  if (o == Outcome::Pending) {
-    parked_ = phase;
-    env_->afterHook();
-    // Body and trailers wait behind the parked headers, with flow control instead of a hard limit.
-    return kStopAllIterationAndWatermark;
+  Direction& d = dirs_[direction];
+  d.end_seen = end_stream;
+  const Phase phase = phaseOf(0, direction);
+  if (!has(phase) || answered_) {
+    d.headers_passed = true;
+    return kContinue;
   }
-  int status = finish(phase, o, true);
+  d.started = true;
+  Result r = run(phase, Hook::Headers, direction);
   env_->afterHook();
-  return status;
+  return r == Result::Go ? kContinue : kStopIteration;
 }
 
-void StreamFilter::settle(Outcome outcome) {
-  settled_ = outcome;
-  // Still inside the dispatching hook? It reads settled_. Otherwise resume from the stream's own hook.
-  if (parked_ && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+int StreamFilter::onData(int direction, bool end_stream) {
+  if (!env_ || answered_) return kContinue;
+  Direction& d = dirs_[direction];
+  if (end_stream) d.end_seen = d.data_end = true;
+  if (d.parked) {
+    // The headers handler is still running: hold the chunk (our chunk handler sees it on resume).
+    if (has(phaseOf(1, direction))) d.deferred_data = true;
+    if (!(d.want_body && d.end_seen && !d.body_delivered)) return d.want_body ? kStopAndBuffer : kStopAndWatermark;
+    in_data_hook_ = direction;
+    Result r = deliverAndResume(direction, Hook::Data);
+    in_data_hook_ = -1;
+    env_->afterHook();
+    if (r == Result::Go) return kContinue;
+    return r == Result::Answered ? kStopNoBuffer : kStopAndBuffer;
+  }
+  if (!has(phaseOf(1, direction))) return kContinue;
+  in_data_hook_ = direction;
+  Outcome o = runChunks(direction, true, end_stream);
+  in_data_hook_ = -1;
+  Result r = o == Outcome::Continue ? Result::Go : answer(o);
+  env_->afterHook();
+  return r == Result::Go ? kContinue : kStopNoBuffer;
+}
+
+int StreamFilter::onTrailers(int direction) {
+  if (!env_ || answered_) return kContinue;
+  Direction& d = dirs_[direction];
+  d.end_seen = true;
+  const Phase phase = phaseOf(2, direction);
+  if (d.parked) {
+    if (has(phase)) d.deferred_trailers = true;
+    if (!(d.want_body && !d.body_delivered)) return kStopIteration;
+    Result r = deliverAndResume(direction, Hook::Trailers);
+    env_->afterHook();
+    return r == Result::Go ? kContinue : kStopIteration;
+  }
+  if (!has(phase)) return kContinue;
+  Result r = run(phase, Hook::Trailers, direction);
+  env_->afterHook();
+  return r == Result::Go ? kContinue : kStopIteration;
 }
 
 void StreamFilter::onScheduled(uint64_t event_id) {
@@ -75,38 +136,208 @@ void StreamFilter::onScheduled(uint64_t event_id) {
     env_->runLoop();
     return;
   }
-  if (event_id == kResumeEvent && parked_ && settled_ && !completed_) {
-    Phase phase = *parked_;
-    parked_.reset();
-    finish(phase, *settled_, false);
-  }
+  if (event_id == kResumeEvent) resumeSettled();
   env_->afterHook();
 }
 
-int StreamFilter::finish(Phase phase, Outcome outcome, bool in_hook) {
-  switch (outcome) {
-    case Outcome::Continue:
-      if (!in_hook) {
-        if (phase == Phase::RequestHeaders) envoy_dynamic_module_callback_http_filter_continue_decoding(envoy_);
-        else envoy_dynamic_module_callback_http_filter_continue_encoding(envoy_);
-      }
-      return kContinue;
-    case Outcome::Reply:
-      if (reply_) {
-        std::vector<envoy_dynamic_module_type_module_http_header> hs;
-        for (size_t i = 0; i + 1 < reply_->headers.size(); i += 2)
-          hs.push_back({reply_->headers[i].data(), reply_->headers[i].size(), reply_->headers[i + 1].data(),
-                        reply_->headers[i + 1].size()});
-        RecordedReply r = std::move(*reply_);
-        reply_.reset();
-        envoy_dynamic_module_callback_http_send_response(envoy_, r.status, hs.empty() ? nullptr : hs.data(), hs.size(),
-                                                         moduleBuffer(r.body), moduleBuffer(r.details));
-        return kStopIteration;
-      }
-      [[fallthrough]];
-    default:
-      sendFailure("nodevoy_handler_failed");
-      return kStopIteration;
+void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_dynamic_module_type_envoy_http_header* headers,
+                                 size_t header_count, const envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
+  if (!env_ || completed_) return;
+  {
+    NapiScope scope(env_->napi());
+    napi_env napi = env_->napi();
+    napi_value flat;
+    napi_create_array_with_length(napi, header_count * 2, &flat);
+    for (size_t i = 0; i < header_count; i++) {
+      napi_value k, v;
+      napi_create_string_latin1(napi, headers[i].key_ptr, headers[i].key_length, &k);
+      napi_create_string_latin1(napi, headers[i].value_ptr, headers[i].value_length, &v);
+      napi_set_element(napi, flat, static_cast<uint32_t>(2 * i), k);
+      napi_set_element(napi, flat, static_cast<uint32_t>(2 * i + 1), v);
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < chunk_count; i++) total += chunks[i].length;
+    void* data = nullptr;
+    napi_value body;
+    napi_create_buffer(napi, total, &data, &body);  // the response body is the handler's to keep: a copy
+    size_t at = 0;
+    for (size_t i = 0; i < chunk_count; i++) {
+      std::memcpy(static_cast<char*>(data) + at, chunks[i].ptr, chunks[i].length);
+      at += chunks[i].length;
+    }
+    Deferring deferring(deferring_);
+    env_->calloutDone(id_, callout, result, flat, body);
+  }
+  resumeSettled();
+  env_->afterHook();
+}
+
+void StreamFilter::onStreamComplete() {
+  if (completed_) return;
+  completed_ = true;
+  for (auto& d : dirs_) d.parked.reset();
+  if (env_ && touched_) {
+    env_->closed(id_);  // aborts the handler's signal; later calls on the stream throw
+    env_->afterHook();
+  }
+}
+
+// ---- running handlers ----
+
+StreamFilter::Result StreamFilter::run(Phase phase, Hook hook, int direction) {
+  Direction& d = dirs_[direction];
+  d.settled.reset();
+  Outcome o;
+  {
+    Deferring deferring(deferring_);
+    o = call(phase);
+  }
+  if (o == Outcome::Pending && d.settled) o = *d.settled;  // settled inside the hook: no thread hop
+  d.settled.reset();
+  if (o == Outcome::Pending) {
+    d.parked = phase;
+    return Result::Parked;
+  }
+  return complete(phase, o, hook);
+}
+
+void StreamFilter::openStream() {
+  if (touched_) return;
+  touched_ = true;
+  envoy_dynamic_module_callback_http_filter_increment_counter(envoy_, config_.requestsCounter(), nullptr, 0, 1);
+  auto* route = static_cast<const PerRouteConfig*>(envoy_dynamic_module_callback_get_most_specific_route_config(envoy_));
+  if (!route) return;
+  std::string error;
+  if (env_->ensureRoute(instance_, route->id(), route->configJson(), &error)) {
+    route_ = route->id();
+  } else {
+    route_failed_ = true;
+    logError("nodevoy: filter \"" + config_.filterName() + "\": per-route config rejected on this worker: " + error);
+  }
+}
+
+Outcome StreamFilter::call(Phase phase) {
+  openStream();
+  if (route_failed_) return Outcome::Failed;
+  const auto t0 = std::chrono::steady_clock::now();
+  Outcome o = env_->dispatch(phase, instance_, id_, route_);
+  recordJsTime(phase, microsSince(t0));
+  return o;
+}
+
+Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
+  BodyBuffers body(envoy_, direction, received);
+  auto chunks = body.chunks(received);
+  if (chunks.empty() && !end) return Outcome::Continue;
+  openStream();
+  if (route_failed_) return Outcome::Failed;
+  const Phase phase = phaseOf(1, direction);
+  const auto t0 = std::chrono::steady_clock::now();
+  Outcome o;
+  {
+    NapiScope scope(env_->napi());
+    ChunkViews views(env_->isolate(), chunks);  // detached when this block ends, before the hook returns
+    chunk_run_ = ChunkRun{direction, received};
+    o = env_->data(phase, instance_, id_, route_, views.array(), end);
+    chunk_run_.reset();
+  }
+  recordJsTime(phase, microsSince(t0));
+  return o;
+}
+
+void StreamFilter::recordJsTime(Phase phase, uint64_t micros) {
+  const char* name = phaseName(phase);
+  envoy_dynamic_module_type_module_buffer label = moduleBuffer(name);
+  envoy_dynamic_module_callback_http_filter_record_histogram_value(envoy_, config_.jsTimeHistogram(), &label, 1, micros);
+}
+
+StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
+  Direction& d = dirs_[direction];
+  d.body_delivered = true;
+  {
+    NapiScope scope(env_->napi());
+    napi_value bytes = BodyBuffers(envoy_, direction, in_data_hook_ == direction).copyToJs(env_->napi(), env_->isolate());
+    Deferring deferring(deferring_);
+    env_->deliverBody(id_, direction, bytes);
+  }
+  if (!d.settled || !d.parked) return Result::Parked;
+  const Phase phase = *d.parked;
+  const Outcome o = *d.settled;
+  d.parked.reset();
+  d.settled.reset();
+  return complete(phase, o, hook);
+}
+
+StreamFilter::Result StreamFilter::complete(Phase phase, Outcome outcome, Hook hook) {
+  if (outcome != Outcome::Continue) return answer(outcome);
+  const int direction = directionOf(phase);
+  Direction& d = dirs_[direction];
+  if (phase == phaseOf(0, direction)) {
+    d.headers_passed = true;
+    if (d.deferred_data && has(phaseOf(1, direction))) {
+      // Chunks that arrived while the headers handler was parked go through the chunk handler now.
+      d.deferred_data = false;
+      const bool with_received = in_data_hook_ == direction;
+      Outcome o = runChunks(direction, false, d.data_end && !with_received);
+      if (o == Outcome::Continue && with_received) o = runChunks(direction, true, d.data_end);
+      if (o != Outcome::Continue) return answer(o);
+    }
+    if (d.deferred_trailers) {
+      d.deferred_trailers = false;
+      return run(phaseOf(2, direction), hook, direction);
+    }
+  }
+  if (hook == Hook::Other) {
+    if (direction == 0) envoy_dynamic_module_callback_http_filter_continue_decoding(envoy_);
+    else envoy_dynamic_module_callback_http_filter_continue_encoding(envoy_);
+  }
+  return Result::Go;
+}
+
+StreamFilter::Result StreamFilter::answer(Outcome outcome) {
+  answered_ = true;
+  for (auto& d : dirs_) d.parked.reset();
+  if (dirs_[1].headers_passed) {
+    // The client already has a status line: a reply cannot replace it, so the stream is reset (as Envoy
+    // does for a local reply after response headers), never completed as if nothing happened.
+    if (outcome != Outcome::Reply) countFailure("handler");
+    logError("nodevoy: filter \"" + config_.filterName() + "\" answered after the response headers were sent; resetting the stream");
+    envoy_dynamic_module_callback_http_filter_reset_stream(envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
+                                                          moduleBuffer("nodevoy_reply_after_response_headers"));
+    return Result::Answered;
+  }
+  if (outcome == Outcome::Reply && reply_) {
+    std::vector<envoy_dynamic_module_type_module_http_header> hs;
+    for (size_t i = 0; i + 1 < reply_->headers.size(); i += 2)
+      hs.push_back({reply_->headers[i].data(), reply_->headers[i].size(), reply_->headers[i + 1].data(),
+                    reply_->headers[i + 1].size()});
+    RecordedReply r = std::move(*reply_);
+    reply_.reset();
+    envoy_dynamic_module_callback_http_send_response(envoy_, r.status, hs.empty() ? nullptr : hs.data(), hs.size(),
+                                                     moduleBuffer(r.body), moduleBuffer(r.details));
+    return Result::Answered;
+  }
+  countFailure("handler");
+  sendFailure("nodevoy_handler_failed");
+  return Result::Answered;
+}
+
+void StreamFilter::settle(Phase phase, Outcome outcome) {
+  Direction& d = dirs_[directionOf(phase)];
+  if (!d.parked && !deferring_) return;  // nothing awaits this settle (the stream was answered)
+  d.settled = outcome;
+  // Inside a call whose caller finishes the stream? It reads settled. Otherwise resume from the stream's own hook.
+  if (!deferring_ && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+}
+
+void StreamFilter::resumeSettled() {
+  for (auto& d : dirs_) {
+    if (!d.parked || !d.settled || completed_) continue;
+    const Phase phase = *d.parked;
+    const Outcome o = *d.settled;
+    d.parked.reset();
+    d.settled.reset();
+    complete(phase, o, Hook::Other);
   }
 }
 
@@ -115,14 +346,62 @@ void StreamFilter::sendFailure(const std::string& details) {
   envoy_dynamic_module_callback_http_send_response(envoy_, 500, nullptr, 0, moduleBuffer(body), moduleBuffer(details));
 }
 
-void StreamFilter::onStreamComplete() {
-  if (completed_) return;
-  completed_ = true;
-  parked_.reset();
-  if (env_ && touched_) {
-    env_->closed(id_);  // aborts the handler's signal; later calls on the stream throw
-    env_->afterHook();
+void StreamFilter::countFailure(const char* kind) {
+  envoy_dynamic_module_type_module_buffer label = moduleBuffer(kind);
+  envoy_dynamic_module_callback_http_filter_increment_counter(envoy_, config_.errorsCounter(), &label, 1, 1);
+}
+
+// ---- from the binding ----
+
+napi_value StreamFilter::readBody(int direction, std::string* error) {
+  Direction& d = dirs_[direction];
+  const char* which = direction == 0 ? "request" : "response";
+  if (!d.started || d.headers_passed) {
+    *error = std::string("the ") + which + " body can only be read by the " + which +
+             " headers handler, before it returns or settles (afterwards the body has gone on)";
+    return nullptr;
   }
+  if (!d.end_seen) {
+    d.want_body = true;  // delivered when the last chunk or the trailers arrive
+    napi_value undef;
+    napi_get_undefined(env_->napi(), &undef);
+    return undef;
+  }
+  d.body_delivered = true;
+  return BodyBuffers(envoy_, direction, in_data_hook_ == direction).copyToJs(env_->napi(), env_->isolate());
+}
+
+bool StreamFilter::rewriteBody(int direction, BodyOp op, std::string_view data, std::string* error) {
+  Direction& d = dirs_[direction];
+  const char* which = direction == 0 ? "request" : "response";
+  if (!d.started || d.headers_passed) {
+    *error = std::string("the ") + which + " body can only be rewritten by the " + which + " headers handler, before it returns or settles";
+    return false;
+  }
+  if (!d.end_seen) {
+    *error = std::string("the ") + which + " body has not fully arrived: await body.bytes() (or text()/json()) first";
+    return false;
+  }
+  BodyBuffers body(envoy_, direction, in_data_hook_ == direction);
+  bool ok = op == BodyOp::Replace ? body.replace(data) : op == BodyOp::Append ? body.append(data) : body.prepend(data);
+  if (!ok) {
+    *error = std::string("Envoy refused to change the ") + which + " body";
+    return false;
+  }
+  body.fixContentLength();
+  return true;
+}
+
+bool StreamFilter::replaceChunks(int direction, std::string_view data, std::string* error) {
+  if (!chunk_run_ || chunk_run_->direction != direction) {
+    *error = "chunks can only be replaced by the chunk handler that received them";
+    return false;
+  }
+  if (!BodyBuffers(envoy_, direction, chunk_run_->received).replaceChunks(chunk_run_->received, data)) {
+    *error = "Envoy refused to change the body chunk";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace nodevoy

@@ -28,3 +28,28 @@ export class InvalidResponseError extends NodevoyError {
     super('ERR_NODEVOY_INVALID_RESPONSE', message);
   }
 }
+
+/** A call that the stream's state does not allow (e.g. reading the request body after the request went on). */
+export class InvalidStateError extends NodevoyError {
+  constructor(message: string) {
+    super('ERR_NODEVOY_INVALID_STATE', message);
+  }
+}
+
+/** `ctx.fetch` could not be made or did not complete (unknown cluster, reset, timeout, body over the limit). */
+export class FetchError extends NodevoyError {
+  constructor(message: string) {
+    super('ERR_NODEVOY_FETCH', message);
+  }
+}
+
+/** Maps an error thrown by the native binding to the typed error its code names. */
+export function nativeError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const code = (e as { code?: string }).code;
+  const message = e.message.replace(/^nodevoy: /, '');
+  if (code === 'ERR_NODEVOY_INVALID_STATE') return new InvalidStateError(message);
+  if (code === 'ERR_NODEVOY_FETCH') return new FetchError(message);
+  if (code === 'ERR_NODEVOY_STREAM_CLOSED') return new StreamClosedError('call');
+  return e;
+}

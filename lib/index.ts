@@ -1,4 +1,11 @@
 export { defineFilter } from './filter';
-export type { FilterContext, FilterDefinition, FilterRequest, FilterResponse, FilterSpec, HandlerResult, Logger, Reply } from './filter';
+export type {
+  ChunkHandler, ChunkResult, FetchInit, FilterContext, FilterDefinition, FilterRequest, FilterResponse, FilterSpec, FilterState,
+  Handler, HandlerResult, Logger, Metadata, MetadataSource, Reply, Schema,
+} from './filter';
 export { HeaderMap } from './headers';
-export { NodevoyError, StreamClosedError, InvalidHeaderError, InvalidResponseError } from './errors';
+export { Body } from './body';
+export type { BodyChunk } from './body';
+export type { AttributeName, AttributeValue } from './attributes';
+export type { Labels, Metric, MetricDeclaration, MetricDeclarations, MetricType } from './metrics';
+export { NodevoyError, StreamClosedError, InvalidHeaderError, InvalidResponseError, InvalidStateError, FetchError } from './errors';

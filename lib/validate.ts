@@ -23,8 +23,8 @@ export function headerValue(name: string, value: unknown): string {
   return value;
 }
 
-export function status(code: unknown): number {
-  if (typeof code !== 'number' || !Number.isInteger(code) || code < 200 || code > 599)
-    throw new InvalidResponseError(`Expected an integer status from 200 to 599 but received ${describe(code)}`);
+export function status(code: unknown, min = 200): number {
+  if (typeof code !== 'number' || !Number.isInteger(code) || code < min || code > 599)
+    throw new InvalidResponseError(`Expected an integer status from ${min} to 599 but received ${describe(code)}`);
   return code;
 }

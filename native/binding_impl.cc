@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "envoy-filter/envoy_abi.h"
+#include "envoy-filter/filter_config.h"
 #include "envoy-filter/js_env.h"
 #include "envoy-filter/log.h"
 #include "envoy-filter/module_buffer.h"
@@ -42,6 +43,20 @@ bool wireSafe(const Napi::CallbackInfo& info, const std::string& s) {
 }
 
 auto htype(uint32_t kind) { return static_cast<envoy_dynamic_module_type_http_header_type>(kind); }
+
+bool validDirection(const Napi::CallbackInfo& info, uint32_t direction) {
+  if (direction <= 1) return true;
+  Napi::RangeError::New(info.Env(), "nodevoy: direction out of range").ThrowAsJavaScriptException();
+  return false;
+}
+
+// A call that is not allowed in the stream's current state: an Error with a code JS maps to a typed error.
+Napi::Value throwState(const Napi::CallbackInfo& info, const std::string& message) {
+  Napi::Error e = Napi::Error::New(info.Env(), "nodevoy: " + message);
+  e.Set("code", Napi::String::New(info.Env(), "ERR_NODEVOY_INVALID_STATE"));
+  e.ThrowAsJavaScriptException();
+  return info.Env().Undefined();
+}
 }  // namespace
 
 Napi::Value registerApi(const Napi::CallbackInfo& info, Napi::Object api) {
@@ -120,11 +135,178 @@ Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t st
   return info.Env().Undefined();
 }
 
-Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t outcome) {
+Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t phase, uint32_t outcome) {
   JsEnv* env = JsEnv::from(info.Env());
   StreamFilter* s = env ? env->stream(stream) : nullptr;
-  if (s && outcome <= static_cast<uint32_t>(Outcome::Failed)) s->settle(static_cast<Outcome>(outcome));
+  if (s && phase < static_cast<uint32_t>(kPhases) && outcome <= static_cast<uint32_t>(Outcome::Failed))
+    s->settle(static_cast<Phase>(phase), static_cast<Outcome>(outcome));
   return info.Env().Undefined();
+}
+
+Napi::Value readBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s || !validDirection(info, direction)) return info.Env().Undefined();
+  std::string error;
+  napi_value v = s->readBody(static_cast<int>(direction), &error);
+  if (!v) return throwState(info, error);
+  return Napi::Value(info.Env(), v);
+}
+
+Napi::Value rewriteBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, uint32_t op, std::string data) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s || !validDirection(info, direction)) return info.Env().Undefined();
+  if (op > static_cast<uint32_t>(BodyOp::Prepend)) {
+    Napi::RangeError::New(info.Env(), "nodevoy: body operation out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  std::string error;
+  if (!s->rewriteBody(static_cast<int>(direction), static_cast<BodyOp>(op), data, &error)) return throwState(info, error);
+  return info.Env().Undefined();
+}
+
+Napi::Value replaceChunks(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, std::string parts) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s || !validDirection(info, direction)) return info.Env().Undefined();
+  std::string error;
+  if (!s->replaceChunks(static_cast<int>(direction), parts, &error)) return throwState(info, error);
+  return info.Env().Undefined();
+}
+
+Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t index, uint32_t op, std::vector<std::string> labels,
+                   double value) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  const auto& defs = s->config().metrics();
+  if (index >= defs.size() || labels.size() != defs[index].labels || op > 3 || !(value >= 0) || value > 9007199254740991.0) {
+    Napi::RangeError::New(info.Env(), "nodevoy: metric index, labels or value out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  std::vector<envoy_dynamic_module_type_module_buffer> ls;
+  for (const auto& l : labels) ls.push_back(moduleBuffer(l));
+  auto* lp = ls.empty() ? nullptr : ls.data();
+  const auto v = static_cast<uint64_t>(value);
+  const size_t id = defs[index].envoy_id;
+  auto fe = s->envoy();
+  switch (defs[index].kind) {
+    case MetricKind::Counter: envoy_dynamic_module_callback_http_filter_increment_counter(fe, id, lp, ls.size(), v); break;
+    case MetricKind::Gauge:
+      if (op == 1) envoy_dynamic_module_callback_http_filter_decrement_gauge(fe, id, lp, ls.size(), v);
+      else if (op == 2) envoy_dynamic_module_callback_http_filter_set_gauge(fe, id, lp, ls.size(), v);
+      else envoy_dynamic_module_callback_http_filter_increment_gauge(fe, id, lp, ls.size(), v);
+      break;
+    case MetricKind::Histogram: envoy_dynamic_module_callback_http_filter_record_histogram_value(fe, id, lp, ls.size(), v); break;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value callout(const Napi::CallbackInfo& info, uint32_t stream, std::string cluster, std::vector<std::string> headers,
+                    std::string body, uint32_t timeoutMs) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  for (const auto& h : headers)
+    if (!wireSafe(info, h)) return info.Env().Undefined();
+  std::vector<envoy_dynamic_module_type_module_http_header> hs;
+  for (size_t i = 0; i + 1 < headers.size(); i += 2)
+    hs.push_back({headers[i].data(), headers[i].size(), headers[i + 1].data(), headers[i + 1].size()});
+  uint64_t id = 0;
+  auto r = envoy_dynamic_module_callback_http_filter_http_callout(s->envoy(), &id, moduleBuffer(cluster), hs.data(), hs.size(),
+                                                                    moduleBuffer(body), timeoutMs);
+  if (r != envoy_dynamic_module_type_http_callout_init_result_Success) {
+    static const char* reasons[] = {"success", "the request lacks :method, :path or host", "no such cluster",
+                                    "duplicate callout id", "Envoy cannot create the request"};
+    const auto i = static_cast<size_t>(r);
+    Napi::Error e = Napi::Error::New(info.Env(), "nodevoy: ctx.fetch to cluster \"" + cluster + "\" failed: " +
+                                                     (i < 5 ? reasons[i] : "unknown error"));
+    e.Set("code", Napi::String::New(info.Env(), "ERR_NODEVOY_FETCH"));
+    e.ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+Napi::Value attribute(const Napi::CallbackInfo& info, uint32_t stream, uint32_t id, uint32_t type) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  if (id > envoy_dynamic_module_type_attribute_id_HealthCheck) {
+    Napi::RangeError::New(info.Env(), "nodevoy: attribute id out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto aid = static_cast<envoy_dynamic_module_type_attribute_id>(id);
+  if (type == 1) {
+    uint64_t v = 0;
+    if (!envoy_dynamic_module_callback_http_filter_get_attribute_int(s->envoy(), aid, &v)) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), static_cast<double>(v));
+  }
+  if (type == 2) {
+    bool v = false;
+    if (!envoy_dynamic_module_callback_http_filter_get_attribute_bool(s->envoy(), aid, &v)) return info.Env().Undefined();
+    return Napi::Boolean::New(info.Env(), v);
+  }
+  envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
+  if (!envoy_dynamic_module_callback_http_filter_get_attribute_string(s->envoy(), aid, &v) || !v.ptr) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), v.ptr, v.length);
+}
+
+Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_t source, std::string ns, std::string key) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  if (source > envoy_dynamic_module_type_metadata_source_HostLocality) {
+    Napi::RangeError::New(info.Env(), "nodevoy: metadata source out of range").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto src = static_cast<envoy_dynamic_module_type_metadata_source>(source);
+  double n = 0;
+  if (envoy_dynamic_module_callback_http_get_metadata_number(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &n))
+    return Napi::Number::New(info.Env(), n);
+  envoy_dynamic_module_type_envoy_buffer str{nullptr, 0};
+  if (envoy_dynamic_module_callback_http_get_metadata_string(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &str))
+    return Napi::String::New(info.Env(), str.ptr ? str.ptr : "", str.length);
+  bool b = false;
+  if (envoy_dynamic_module_callback_http_get_metadata_bool(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &b))
+    return Napi::Boolean::New(info.Env(), b);
+  return info.Env().Undefined();
+}
+
+Napi::Value setMetadata(const Napi::CallbackInfo& info, uint32_t stream, std::string ns, std::string key, Napi::Value value) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  if (value.IsNumber()) {
+    envoy_dynamic_module_callback_http_set_dynamic_metadata_number(s->envoy(), moduleBuffer(ns), moduleBuffer(key),
+                                                                   value.As<Napi::Number>().DoubleValue());
+  } else if (value.IsBoolean()) {
+    envoy_dynamic_module_callback_http_set_dynamic_metadata_bool(s->envoy(), moduleBuffer(ns), moduleBuffer(key),
+                                                                 value.As<Napi::Boolean>().Value());
+  } else {
+    std::string v = value.As<Napi::String>().Utf8Value();
+    envoy_dynamic_module_callback_http_set_dynamic_metadata_string(s->envoy(), moduleBuffer(ns), moduleBuffer(key), moduleBuffer(v));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value getFilterState(const Napi::CallbackInfo& info, uint32_t stream, std::string key) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
+  if (!envoy_dynamic_module_callback_http_get_filter_state_bytes(s->envoy(), moduleBuffer(key), &v)) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), v.ptr ? v.ptr : "", v.length);
+}
+
+Napi::Value setFilterState(const Napi::CallbackInfo& info, uint32_t stream, std::string key, std::string value) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(),
+                            envoy_dynamic_module_callback_http_set_filter_state_bytes(s->envoy(), moduleBuffer(key), moduleBuffer(value)));
+}
+
+Napi::Value clearRouteCache(const Napi::CallbackInfo& info, uint32_t stream) {
+  if (StreamFilter* s = live(info, stream, 0)) envoy_dynamic_module_callback_http_clear_route_cache(s->envoy());
+  return info.Env().Undefined();
+}
+
+Napi::Value setUpstreamOverrideHost(const Napi::CallbackInfo& info, uint32_t stream, std::string host, bool strict) {
+  StreamFilter* s = live(info, stream, 0);
+  if (!s) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_upstream_override_host(s->envoy(), moduleBuffer(host), strict));
 }
 
 Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string message) {

@@ -18,8 +18,32 @@ export interface NativeBinding {
   removeHeader(stream: number, kind: number, name: string): boolean;
   /** Records a local reply for the stream; native sends it from the stream's own hook. */
   respond(stream: number, status: number, headers: string[], body: string | Uint8Array | null, details: string): void;
-  /** A parked handler finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker. */
-  settle(stream: number, outcome: number): void;
+  /** A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker. */
+  settle(stream: number, phase: number, outcome: number): void;
+  /** The whole body of a direction (0 request, 1 response) as a copy if it has fully arrived; undefined means native delivers it later through api.body. Throws once the headers went on. */
+  readBody(stream: number, direction: number): Uint8Array | undefined;
+  /** Replaces (0), appends to (1) or prepends to (2) the fully arrived body; keeps content-length truthful. */
+  rewriteBody(stream: number, direction: number, op: number, data: string | Uint8Array | null): void;
+  /** From a chunk handler: the chunks it was shown become the concatenation of parts. */
+  replaceChunks(stream: number, direction: number, parts: ReadonlyArray<string | Uint8Array>): void;
+  /** Records the filter's metric number `index` (declaration order): op 0 add, 1 subtract, 2 set, 3 record a histogram value. */
+  metric(stream: number, index: number, op: number, labels: string[], value: number): void;
+  /** Starts an HTTP call to an Envoy cluster through http_callout; returns its id. The result arrives through api.callout. */
+  callout(stream: number, cluster: string, headers: string[], body: string | Uint8Array | null, timeoutMs: number): number;
+  /** A stream attribute by the ABI's attribute id, read as 0 string, 1 integer or 2 boolean; undefined if Envoy has none. */
+  attribute(stream: number, id: number, type: number): string | number | boolean | undefined;
+  /** A metadata value (source: 0 dynamic, 1 route, 2 cluster, 3 host, 4 host locality), whichever of number, string or bool it is. */
+  getMetadata(stream: number, source: number, ns: string, key: string): string | number | boolean | undefined;
+  /** Sets a dynamic metadata value (string, number or boolean). */
+  setMetadata(stream: number, ns: string, key: string, value: string | number | boolean): void;
+  /** A filter state value as a string, or undefined. */
+  getFilterState(stream: number, key: string): string | undefined;
+  /** Sets a filter state value. */
+  setFilterState(stream: number, key: string, value: string | Uint8Array | null): boolean;
+  /** Makes Envoy pick the route again (after headers that affect routing changed). */
+  clearRouteCache(stream: number): void;
+  /** Asks the load balancer for a specific upstream host (ip:port); false if Envoy declined. */
+  setUpstreamOverrideHost(stream: number, host: string, strict: boolean): boolean;
   /** A line in Envoy's log under [dynamic_modules]. */
   log(level: number, message: string): void;
   /** Whether a level would be logged, so disabled levels cost one call. */

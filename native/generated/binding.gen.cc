@@ -41,6 +41,13 @@ std::string toBytes(const Napi::Value& v) {
   return std::string();
 }
 
+// Concatenates string and Uint8Array parts into one native copy.
+std::string toParts(const Napi::Array& a) {
+  std::string out;
+  for (uint32_t i = 0; i < a.Length(); i++) out += toBytes(a.Get(i));
+  return out;
+}
+
 Napi::Value js_registerApi(const Napi::CallbackInfo& info) {
   {
     Napi::Value v = info[0];
@@ -180,9 +187,217 @@ Napi::Value js_settle(const Napi::CallbackInfo& info) {
   }
   {
     Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "settle", "phase", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
     if (!(v.IsNumber())) return fail(info, "settle", "outcome", "a number", v);
   }
-  return settle(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
+  return settle(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value js_readBody(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "readBody", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "readBody", "direction", "a number", v);
+  }
+  return readBody(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value js_rewriteBody(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "rewriteBody", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "rewriteBody", "direction", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsNumber())) return fail(info, "rewriteBody", "op", "a number", v);
+  }
+  {
+    Napi::Value v = info[3];
+    if (!(v.IsString() || v.IsTypedArray() || v.IsNull() || v.IsUndefined())) return fail(info, "rewriteBody", "data", "a string or Uint8Array", v);
+  }
+  return rewriteBody(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value(), toBytes(info[3]));
+}
+
+Napi::Value js_replaceChunks(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "replaceChunks", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "replaceChunks", "direction", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsArray())) return fail(info, "replaceChunks", "parts", "an array of strings and Uint8Arrays", v);
+  }
+  return replaceChunks(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), toParts(info[2].As<Napi::Array>()));
+}
+
+Napi::Value js_metric(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "metric", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "metric", "index", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsNumber())) return fail(info, "metric", "op", "a number", v);
+  }
+  {
+    Napi::Value v = info[3];
+    if (!(v.IsArray())) return fail(info, "metric", "labels", "an array of strings", v);
+  }
+  {
+    Napi::Value v = info[4];
+    if (!(v.IsNumber())) return fail(info, "metric", "value", "a number", v);
+  }
+  return metric(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value(), toStrings(info[3].As<Napi::Array>()), info[4].As<Napi::Number>().DoubleValue());
+}
+
+Napi::Value js_callout(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "callout", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsString())) return fail(info, "callout", "cluster", "a string", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsArray())) return fail(info, "callout", "headers", "an array of strings", v);
+  }
+  {
+    Napi::Value v = info[3];
+    if (!(v.IsString() || v.IsTypedArray() || v.IsNull() || v.IsUndefined())) return fail(info, "callout", "body", "a string or Uint8Array", v);
+  }
+  {
+    Napi::Value v = info[4];
+    if (!(v.IsNumber())) return fail(info, "callout", "timeoutMs", "a number", v);
+  }
+  return callout(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), toStrings(info[2].As<Napi::Array>()), toBytes(info[3]), info[4].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value js_attribute(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "attribute", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "attribute", "id", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsNumber())) return fail(info, "attribute", "type", "a number", v);
+  }
+  return attribute(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value js_getMetadata(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "getMetadata", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsNumber())) return fail(info, "getMetadata", "source", "a number", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsString())) return fail(info, "getMetadata", "ns", "a string", v);
+  }
+  {
+    Napi::Value v = info[3];
+    if (!(v.IsString())) return fail(info, "getMetadata", "key", "a string", v);
+  }
+  return getMetadata(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value(), info[3].As<Napi::String>().Utf8Value());
+}
+
+Napi::Value js_setMetadata(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "setMetadata", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsString())) return fail(info, "setMetadata", "ns", "a string", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsString())) return fail(info, "setMetadata", "key", "a string", v);
+  }
+  {
+    Napi::Value v = info[3];
+    if (!(v.IsString() || v.IsNumber() || v.IsBoolean())) return fail(info, "setMetadata", "value", "a string, number or boolean", v);
+  }
+  return setMetadata(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::String>().Utf8Value(), info[3]);
+}
+
+Napi::Value js_getFilterState(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "getFilterState", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsString())) return fail(info, "getFilterState", "key", "a string", v);
+  }
+  return getFilterState(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value());
+}
+
+Napi::Value js_setFilterState(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "setFilterState", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsString())) return fail(info, "setFilterState", "key", "a string", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsString() || v.IsTypedArray() || v.IsNull() || v.IsUndefined())) return fail(info, "setFilterState", "value", "a string or Uint8Array", v);
+  }
+  return setFilterState(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), toBytes(info[2]));
+}
+
+Napi::Value js_clearRouteCache(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "clearRouteCache", "stream", "a number", v);
+  }
+  return clearRouteCache(info, info[0].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value js_setUpstreamOverrideHost(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "setUpstreamOverrideHost", "stream", "a number", v);
+  }
+  {
+    Napi::Value v = info[1];
+    if (!(v.IsString())) return fail(info, "setUpstreamOverrideHost", "host", "a string", v);
+  }
+  {
+    Napi::Value v = info[2];
+    if (!(v.IsBoolean())) return fail(info, "setUpstreamOverrideHost", "strict", "a boolean", v);
+  }
+  return setUpstreamOverrideHost(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Boolean>().Value());
 }
 
 Napi::Value js_log(const Napi::CallbackInfo& info) {
@@ -222,6 +437,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("removeHeader", Napi::Function::New(env, js_removeHeader, "removeHeader"));
   exports.Set("respond", Napi::Function::New(env, js_respond, "respond"));
   exports.Set("settle", Napi::Function::New(env, js_settle, "settle"));
+  exports.Set("readBody", Napi::Function::New(env, js_readBody, "readBody"));
+  exports.Set("rewriteBody", Napi::Function::New(env, js_rewriteBody, "rewriteBody"));
+  exports.Set("replaceChunks", Napi::Function::New(env, js_replaceChunks, "replaceChunks"));
+  exports.Set("metric", Napi::Function::New(env, js_metric, "metric"));
+  exports.Set("callout", Napi::Function::New(env, js_callout, "callout"));
+  exports.Set("attribute", Napi::Function::New(env, js_attribute, "attribute"));
+  exports.Set("getMetadata", Napi::Function::New(env, js_getMetadata, "getMetadata"));
+  exports.Set("setMetadata", Napi::Function::New(env, js_setMetadata, "setMetadata"));
+  exports.Set("getFilterState", Napi::Function::New(env, js_getFilterState, "getFilterState"));
+  exports.Set("setFilterState", Napi::Function::New(env, js_setFilterState, "setFilterState"));
+  exports.Set("clearRouteCache", Napi::Function::New(env, js_clearRouteCache, "clearRouteCache"));
+  exports.Set("setUpstreamOverrideHost", Napi::Function::New(env, js_setUpstreamOverrideHost, "setUpstreamOverrideHost"));
   exports.Set("log", Napi::Function::New(env, js_log, "log"));
   exports.Set("logEnabled", Napi::Function::New(env, js_logEnabled, "logEnabled"));
   exports.Set("workerIndex", Napi::Function::New(env, js_workerIndex, "workerIndex"));

@@ -23,8 +23,32 @@ Napi::Value addHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
 Napi::Value removeHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name);
 // Records a local reply for the stream; native sends it from the stream's own hook.
 Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t status, std::vector<std::string> headers, std::string body, std::string details);
-// A parked handler finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker.
-Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t outcome);
+// A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker.
+Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t phase, uint32_t outcome);
+// The whole body of a direction (0 request, 1 response) as a copy if it has fully arrived; undefined means native delivers it later through api.body. Throws once the headers went on.
+Napi::Value readBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction);
+// Replaces (0), appends to (1) or prepends to (2) the fully arrived body; keeps content-length truthful.
+Napi::Value rewriteBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, uint32_t op, std::string data);
+// From a chunk handler: the chunks it was shown become the concatenation of parts.
+Napi::Value replaceChunks(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, std::string parts);
+// Records the filter's metric number `index` (declaration order): op 0 add, 1 subtract, 2 set, 3 record a histogram value.
+Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t index, uint32_t op, std::vector<std::string> labels, double value);
+// Starts an HTTP call to an Envoy cluster through http_callout; returns its id. The result arrives through api.callout.
+Napi::Value callout(const Napi::CallbackInfo& info, uint32_t stream, std::string cluster, std::vector<std::string> headers, std::string body, uint32_t timeoutMs);
+// A stream attribute by the ABI's attribute id, read as 0 string, 1 integer or 2 boolean; undefined if Envoy has none.
+Napi::Value attribute(const Napi::CallbackInfo& info, uint32_t stream, uint32_t id, uint32_t type);
+// A metadata value (source: 0 dynamic, 1 route, 2 cluster, 3 host, 4 host locality), whichever of number, string or bool it is.
+Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_t source, std::string ns, std::string key);
+// Sets a dynamic metadata value (string, number or boolean).
+Napi::Value setMetadata(const Napi::CallbackInfo& info, uint32_t stream, std::string ns, std::string key, Napi::Value value);
+// A filter state value as a string, or undefined.
+Napi::Value getFilterState(const Napi::CallbackInfo& info, uint32_t stream, std::string key);
+// Sets a filter state value.
+Napi::Value setFilterState(const Napi::CallbackInfo& info, uint32_t stream, std::string key, std::string value);
+// Makes Envoy pick the route again (after headers that affect routing changed).
+Napi::Value clearRouteCache(const Napi::CallbackInfo& info, uint32_t stream);
+// Asks the load balancer for a specific upstream host (ip:port); false if Envoy declined.
+Napi::Value setUpstreamOverrideHost(const Napi::CallbackInfo& info, uint32_t stream, std::string host, bool strict);
 // A line in Envoy's log under [dynamic_modules].
 Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string message);
 // Whether a level would be logged, so disabled levels cost one call.

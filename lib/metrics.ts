@@ -1,0 +1,80 @@
+import type { NativeBinding } from './generated/binding';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDeclaration {
+  readonly type: MetricType;
+  /** Label (tag) names; every record must give a value for each. */
+  readonly labels?: readonly string[];
+}
+
+/** Metrics a filter declares, by name. */
+export type MetricDeclarations = Readonly<Record<string, MetricDeclaration>>;
+
+export type Labels = Readonly<Record<string, string>>;
+
+/**
+ * One declared metric. Counters take `inc`; gauges `inc`, `dec` and `set`; histograms `record`.
+ * Values are non-negative integers (Envoy's stats are unsigned). Labels go by name.
+ */
+export interface Metric {
+  inc(by?: number, labels?: Labels): void;
+  dec(by?: number, labels?: Labels): void;
+  set(value: number, labels?: Labels): void;
+  record(value: number, labels?: Labels): void;
+}
+
+const enum Op {
+  Add = 0,
+  Subtract = 1,
+  Set = 2,
+  Record = 3,
+}
+
+const KIND: Record<MetricType, number> = { counter: 0, gauge: 1, histogram: 2 };
+const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+
+/** Checks declarations at load time; the JSON native defines them from, in declaration order. */
+export function metricDeclarationsJson(decls: MetricDeclarations | undefined): string {
+  const out: { kind: number; name: string; labels: readonly string[] }[] = [];
+  for (const [name, d] of Object.entries(decls ?? {})) {
+    if (!NAME.test(name)) throw new TypeError(`metric name "${name}" must be letters, digits, '_' and '.'`);
+    if (!d || !(d.type in KIND)) throw new TypeError(`metric "${name}" needs type "counter", "gauge" or "histogram"`);
+    const labels = d.labels ?? [];
+    for (const l of labels) if (typeof l !== 'string' || !NAME.test(l)) throw new TypeError(`metric "${name}" has a bad label name ${JSON.stringify(l)}`);
+    out.push({ kind: KIND[d.type], name, labels });
+  }
+  return JSON.stringify(out);
+}
+
+/** Per-stream metric handles (a metric is recorded through the stream, as the ABI requires). */
+export function makeMetrics(native: NativeBinding, stream: { readonly id: number }, decls: MetricDeclarations | undefined):
+  Readonly<Record<string, Metric>> {
+  const out: Record<string, Metric> = {};
+  let index = 0;
+  for (const [name, d] of Object.entries(decls ?? {})) {
+    const i = index++;
+    const labelNames = d.labels ?? [];
+    const values = (labels: Labels | undefined): string[] => {
+      if (labelNames.length === 0) return [];
+      if (!labels) throw new TypeError(`metric "${name}" needs labels ${labelNames.join(', ')}`);
+      return labelNames.map((l) => {
+        const v = labels[l];
+        if (typeof v !== 'string') throw new TypeError(`metric "${name}": label "${l}" must be a string`);
+        return v;
+      });
+    };
+    const record = (op: Op, allowed: MetricType[], value: number, labels: Labels | undefined, what: string) => {
+      if (!allowed.includes(d.type)) throw new TypeError(`metric "${name}" is a ${d.type}: ${what}() does not apply`);
+      if (!Number.isInteger(value) || value < 0) throw new RangeError(`metric "${name}": expected a non-negative integer but received ${value}`);
+      native.metric(stream.id, i, op, values(labels), value);
+    };
+    out[name] = {
+      inc: (by = 1, labels) => record(Op.Add, ['counter', 'gauge'], by, labels, 'inc'),
+      dec: (by = 1, labels) => record(Op.Subtract, ['gauge'], by, labels, 'dec'),
+      set: (value, labels) => record(Op.Set, ['gauge'], value, labels, 'set'),
+      record: (value, labels) => record(Op.Record, ['histogram'], value, labels, 'record'),
+    };
+  }
+  return Object.freeze(out);
+}

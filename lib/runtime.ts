@@ -1,0 +1,489 @@
+// The JS half of the module: loads user bundles and turns native hook calls into handler calls. It talks to
+// Envoy only through a NativeBinding: the real one inside Envoy (lib/bootstrap.ts), or the test kit's
+// (lib/testing), so both run exactly this code.
+import { pathToFileURL } from 'node:url';
+import { isAbsolute } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { NativeBinding } from './generated/binding';
+import {
+  applySchema, isFilterDefinition,
+  type FetchInit, type FilterContext, type FilterDefinition, type FilterRequest, type FilterResponse, type Logger,
+  type MetadataSource, type Reply,
+} from './filter';
+import { HeaderKind, HeaderMap, type StreamHandle } from './headers';
+import { Body, makeChunk, type Direction } from './body';
+import { FetchError, InvalidResponseError, InvalidStateError, StreamClosedError, nativeError } from './errors';
+import { headerName, headerValue, status as checkStatus } from './validate';
+import { ATTRIBUTES, type AttributeName } from './attributes';
+import { makeMetrics, metricDeclarationsJson, type Metric } from './metrics';
+
+/** Outcomes shared with native (envoy-filter/outcome.h). */
+export const enum Outcome {
+  Continue = 0,
+  Reply = 1,
+  Failed = 2,
+  Pending = 3,
+}
+/** Handler slots shared with native (envoy-filter/outcome.h): even request, odd response. */
+export const enum Phase {
+  RequestHeaders = 0,
+  ResponseHeaders = 1,
+  RequestData = 2,
+  ResponseData = 3,
+  RequestTrailers = 4,
+  ResponseTrailers = 5,
+}
+const enum Level {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+}
+const LEVELS = { trace: Level.Trace, debug: Level.Debug, info: Level.Info, warn: Level.Warn, error: Level.Error } as const;
+const HANDLERS = ['onRequestHeaders', 'onResponseHeaders', 'onRequestData', 'onResponseData', 'onRequestTrailers', 'onResponseTrailers'] as const;
+const METADATA_SOURCES: Record<MetadataSource, number> = { dynamic: 0, route: 1, cluster: 2, host: 3, host_locality: 4 };
+/** http_callout results (envoy_abi.h). */
+const CALLOUT_FAILURES = ['', 'the upstream reset the call or it timed out', 'the response exceeded the buffer limit'];
+const DEFAULT_FETCH_TIMEOUT_MS = 5000;
+
+interface Instance {
+  readonly name: string;
+  readonly path: string;
+  readonly def: FilterDefinition<unknown, unknown>;
+  readonly config: unknown;
+  /** Merged configs by per-route config id, parsed once per route in this environment. */
+  readonly routes: Map<number, unknown>;
+}
+
+/** What native polls while a (possibly asynchronous) load runs. */
+export interface LoadState {
+  done: boolean;
+  index: number;
+  /** Bit (1 << Phase) for each handler the filter defines: native skips the rest without calling JS. */
+  handlers: number;
+  error: string;
+}
+
+interface PendingFetch {
+  resolve(r: Response): void;
+  reject(e: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function isReply(v: unknown): v is Reply {
+  return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && typeof (v as Reply).status === 'number';
+}
+
+async function importBundle(path: string): Promise<Record<string, unknown>> {
+  if (path.endsWith('.mjs')) return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  try {
+    return require(path) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_REQUIRE_ESM') return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    throw e;
+  }
+}
+
+function findFilter(mod: Record<string, unknown>, filterName: string, path: string): FilterDefinition<unknown, unknown> {
+  const def = mod[filterName] ?? (mod.default as Record<string, unknown> | undefined)?.[filterName];
+  if (def === undefined) {
+    const names = Object.keys(mod).filter((k) => isFilterDefinition(mod[k]));
+    throw new Error(`no filter named "${filterName}" in ${path} (filters found: ${names.join(', ') || 'none'})`);
+  }
+  if (!isFilterDefinition(def)) throw new Error(`export "${filterName}" of ${path} was not made with defineFilter()`);
+  return def;
+}
+
+function schemaError(what: string, e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new Error(`${what} does not match the filter's schema: ${msg}`);
+}
+
+/** The shallow merge rule of per-route configs: the route's top-level keys replace the filter's. */
+export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknown {
+  if (typeof filterConfig !== 'object' || filterConfig === null) return routeConfig;
+  if (typeof routeConfig !== 'object' || routeConfig === null) return filterConfig;
+  return { ...filterConfig, ...routeConfig };
+}
+
+/** What native calls (through the object handed to registerApi); see envoy-filter/js_env.cc. */
+export interface RuntimeApi {
+  load(path: string, filterName: string, configJson: string): LoadState;
+  metrics(index: number): string;
+  checkRoute(filterName: string, modulePath: string, configJson: string): LoadState;
+  route(index: number, routeId: number, configJson: string): string;
+  dispatch(phase: Phase, instanceIndex: number, streamId: number, route: number): Outcome;
+  data(phase: Phase, instanceIndex: number, streamId: number, route: number, chunks: Uint8Array[], end: boolean): Outcome;
+  body(streamId: number, direction: Direction, bytes: Uint8Array): void;
+  callout(streamId: number, id: number, result: number, headers: string[], body: Uint8Array): void;
+  closed(streamId: number): void;
+}
+
+export function createRuntime(native: NativeBinding): RuntimeApi {
+  const instances: Instance[] = [];
+  const streams = new Map<number, Stream>();
+
+  function log(level: Level, message: string): void {
+    if (native.logEnabled(level)) native.log(level, message);
+  }
+
+  function makeLogger(prefix: string): Logger {
+    return {
+      trace: (m) => log(Level.Trace, prefix + m),
+      debug: (m) => log(Level.Debug, prefix + m),
+      info: (m) => log(Level.Info, prefix + m),
+      warn: (m) => log(Level.Warn, prefix + m),
+      error: (m) => log(Level.Error, prefix + m),
+      enabled: (level) => native.logEnabled(LEVELS[level]),
+    };
+  }
+
+  class Stream implements StreamHandle {
+    closed = false;
+    replied = false;
+    // Made on first use: most handlers never look at these.
+    controller?: AbortController;
+    private views: { [k: number]: HeaderMap } = {};
+    private bodies: [Body?, Body?] = [];
+    private fetches?: Map<number, PendingFetch>;
+    private metricHandles?: Readonly<Record<string, Metric>>;
+    readonly ctx: FilterContext<unknown>;
+
+    constructor(readonly id: number, readonly instance: Instance, config: unknown) {
+      const stream = this;
+      let logger: Logger | undefined;
+      this.ctx = {
+        config,
+        get signal() {
+          if (!stream.controller) {
+            stream.controller = new AbortController();
+            if (stream.closed) stream.controller.abort(new StreamClosedError('stream'));
+          }
+          return stream.controller.signal;
+        },
+        streamId: id,
+        get log() {
+          return (logger ??= makeLogger(`[nodevoy][${instance.name}][${id}] `));
+        },
+        get metrics() {
+          return (stream.metricHandles ??= makeMetrics(native, stream, instance.def.metrics));
+        },
+        metadata: {
+          get: (ns, key, source = 'dynamic') => {
+            const src = METADATA_SOURCES[source];
+            if (src === undefined) throw new TypeError(`unknown metadata source "${String(source)}"`);
+            return native.getMetadata(stream.live('metadata.get'), src, String(ns), String(key));
+          },
+          set: (ns, key, value) => {
+            if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+              throw new TypeError(`metadata values must be strings, numbers or booleans, not ${typeof value}`);
+            native.setMetadata(stream.live('metadata.set'), String(ns), String(key), value);
+          },
+        },
+        filterState: {
+          get: (key) => native.getFilterState(stream.live('filterState.get'), String(key)),
+          set: (key, value) => {
+            native.setFilterState(stream.live('filterState.set'), String(key), value);
+          },
+        },
+        respond: (code, body, headers) => stream.respond(code, body, headers),
+        fetch: (cluster, input, init) => stream.fetch(cluster, input, init),
+        attribute: <N extends AttributeName>(name: N) => {
+          const a = ATTRIBUTES[name];
+          if (!a) throw new TypeError(`unknown attribute "${String(name)}"`);
+          return native.attribute(stream.live('attribute'), a[0], a[1]) as never;
+        },
+        clearRouteCache: () => native.clearRouteCache(stream.live('clearRouteCache')),
+        setUpstreamOverrideHost: (host, strict = false) =>
+          native.setUpstreamOverrideHost(stream.live('setUpstreamOverrideHost'), String(host), Boolean(strict)),
+      };
+    }
+
+    live(what: string): number {
+      if (this.closed) throw new StreamClosedError(what);
+      return this.id;
+    }
+
+    headers(kind: HeaderKind): HeaderMap {
+      return (this.views[kind] ??= new HeaderMap(native, this, kind));
+    }
+
+    body(direction: Direction): Body {
+      return (this.bodies[direction] ??= new Body(native, this, direction));
+    }
+
+    request(): FilterRequest {
+      const s = this;
+      const headers = this.headers(HeaderKind.Request);
+      return {
+        headers,
+        get method() { return headers.get(':method') ?? ''; },
+        get path() { return headers.get(':path') ?? ''; },
+        get authority() { return headers.get(':authority') ?? ''; },
+        get body() { return s.body(0); },
+      };
+    }
+
+    response(): FilterResponse {
+      const s = this;
+      const headers = this.headers(HeaderKind.Response);
+      return {
+        headers,
+        get status() { return Number(headers.get(':status') ?? 0); },
+        set status(code: number) { headers.set(':status', String(checkStatus(code, 100))); },
+        get body() { return s.body(1); },
+      };
+    }
+
+    respond(code: number, body?: string | Uint8Array, headers?: Record<string, string>): Reply {
+      if (this.closed) throw new StreamClosedError('ctx.respond');
+      if (this.replied) throw new InvalidResponseError('ctx.respond: this stream already has a reply');
+      const flat: string[] = [];
+      for (const [k, v] of Object.entries(headers ?? {})) {
+        const n = headerName(k);
+        flat.push(n, headerValue(n, v));
+      }
+      native.respond(this.id, checkStatus(code), flat, body ?? null, 'nodevoy_local_reply');
+      this.replied = true;
+      return { status: code };
+    }
+
+    async fetch(cluster: string, input: string | URL | Request, init?: FetchInit): Promise<Response> {
+      if (typeof cluster !== 'string' || cluster === '') throw new TypeError('ctx.fetch: the first argument is the Envoy cluster name');
+      const base = `http://${cluster}`;
+      const req = input instanceof Request ? (init ? new Request(input, init) : input) : new Request(new URL(String(input), base), init);
+      const url = new URL(req.url);
+      const flat = [':method', req.method, ':path', url.pathname + url.search, 'host', url.host];
+      req.headers.forEach((v, k) => {
+        if (k !== 'host') flat.push(k, v);
+      });
+      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : null;
+      const timeoutMs = init?.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`ctx.fetch: timeoutMs must be a positive integer, got ${timeoutMs}`);
+      const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      signal?.throwIfAborted();
+      let id: number;
+      try {
+        id = native.callout(this.live('ctx.fetch'), cluster, flat, body, timeoutMs);
+      } catch (e) {
+        throw nativeError(e);
+      }
+      return new Promise<Response>((resolve, reject) => {
+        // Envoy enforces the timeout too; this one also covers a callout whose completion never comes back.
+        const timer = setTimeout(() => settle(new FetchError(`ctx.fetch to cluster "${cluster}" timed out after ${timeoutMs} ms`)), timeoutMs + 1000);
+        const settle = (e: unknown) => {
+          this.fetches?.delete(id);
+          clearTimeout(timer);
+          reject(e);
+        };
+        (this.fetches ??= new Map()).set(id, { resolve: (r: Response) => { clearTimeout(timer); resolve(r); }, reject: settle, timer });
+        signal?.addEventListener('abort', () => settle(signal.reason), { once: true });
+      });
+    }
+
+    calloutDone(id: number, result: number, flat: string[], body: Uint8Array): void {
+      const f = this.fetches?.get(id);
+      if (!f) return;
+      this.fetches?.delete(id);
+      if (result !== 0) {
+        f.reject(new FetchError(`ctx.fetch failed: ${CALLOUT_FAILURES[result] ?? `callout result ${result}`}`));
+        return;
+      }
+      const headers = new Headers();
+      let status = 0;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const k = flat[i] as string;
+        const v = flat[i + 1] as string;
+        if (k === ':status') status = Number(v);
+        else if (!k.startsWith(':')) headers.append(k, v);
+      }
+      try {
+        const nullBody = status === 204 || status === 304 || (status >= 100 && status < 200);
+        f.resolve(new Response(nullBody ? null : (body as unknown as BodyInit), { status, headers }));
+      } catch (e) {
+        f.reject(new FetchError(`ctx.fetch: the upstream's response cannot be represented: ${describeError(e)}`));
+      }
+    }
+
+    close(): void {
+      this.closed = true;
+      const reason = new StreamClosedError('stream');
+      this.controller?.abort(reason);
+      for (const b of this.bodies) b?.abort(reason);
+      for (const f of this.fetches?.values() ?? []) {
+        clearTimeout(f.timer);
+        f.reject(reason);
+      }
+      this.fetches?.clear();
+    }
+
+    outcome(): Outcome {
+      return this.replied ? Outcome.Reply : Outcome.Continue;
+    }
+
+    fail(phase: string, e: unknown, how: 'threw' | 'rejected'): Outcome {
+      log(Level.Error, `[nodevoy][${this.instance.name}][${this.id}] ${phase} handler ${how}: ${describeError(e)}`);
+      return Outcome.Failed;
+    }
+  }
+
+  function streamFor(streamId: number, instanceIndex: number, route: number): Stream {
+    let s = streams.get(streamId);
+    if (!s) {
+      const inst = instances[instanceIndex] as Instance;
+      s = new Stream(streamId, inst, route ? inst.routes.get(route) : inst.config);
+      streams.set(streamId, s);
+    }
+    return s;
+  }
+
+  function loadState(work: () => Promise<void>, state: LoadState): LoadState {
+    work().then(
+      () => { state.done = true; },
+      (e: unknown) => { state.error = e instanceof Error ? e.message : String(e); state.done = true; },
+    );
+    return state;
+  }
+
+  async function loadDefinition(path: string, filterName: string): Promise<FilterDefinition<unknown, unknown>> {
+    if (!isAbsolute(path)) throw new Error(`"module" must be an absolute path, got "${path}"`);
+    if (!existsSync(path)) throw new Error(`module file ${path} does not exist`);
+    return findFilter(await importBundle(path), filterName, path);
+  }
+
+  return {
+    /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
+    load(path: string, filterName: string, configJson: string): LoadState {
+      const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
+      return loadState(async () => {
+        const raw: unknown = JSON.parse(configJson);
+        const def = await loadDefinition(path, filterName);
+        let config: unknown;
+        try {
+          config = applySchema(def.config, raw);
+        } catch (e) {
+          throw schemaError('filter_config.config', e);
+        }
+        metricDeclarationsJson(def.metrics);  // bad declarations fail the load
+        instances.push({ name: filterName, path, def, config, routes: new Map() });
+        state.index = instances.length - 1;
+        state.handlers = HANDLERS.reduce((bits, h, i) => (def[h] ? bits | (1 << i) : bits), 0);
+      }, state);
+    },
+
+    /** The filter's metric declarations, for native to define at config time. */
+    metrics(index: number): string {
+      return metricDeclarationsJson((instances[index] as Instance).def.metrics);
+    },
+
+    /** Validates a per-route config against the named filter (the newest loaded, or the given module's). */
+    checkRoute(filterName: string, modulePath: string, configJson: string): LoadState {
+      const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
+      return loadState(async () => {
+        let def = [...instances].reverse().find((i) => i.name === filterName && (!modulePath || i.path === modulePath))?.def;
+        if (!def && modulePath) def = await loadDefinition(modulePath, filterName);
+        if (!def)
+          throw new Error(`no filter "${filterName}" is loaded: configure the http filter before its routes, or name its bundle with "module"`);
+        try {
+          applySchema(def.routeConfig, JSON.parse(configJson));
+        } catch (e) {
+          throw schemaError('per-route config', e);
+        }
+      }, state);
+    },
+
+    /** Parses a per-route config for an instance on this worker; returns an error message or ''. */
+    route(index: number, routeId: number, configJson: string): string {
+      const inst = instances[index] as Instance;
+      try {
+        inst.routes.set(routeId, mergeConfig(inst.config, applySchema(inst.def.routeConfig, JSON.parse(configJson))));
+        return '';
+      } catch (e) {
+        return describeError(e);
+      }
+    },
+
+    /** A headers or trailers hook: returns an Outcome; Pending means native parks the stream until settle(). */
+    dispatch(phase: Phase, instanceIndex: number, streamId: number, route: number): Outcome {
+      const s = streamFor(streamId, instanceIndex, route);
+      const name = HANDLERS[phase];
+      let result: unknown;
+      try {
+        const def = s.instance.def;
+        switch (phase) {
+          case Phase.RequestHeaders: result = def.onRequestHeaders?.(s.request(), s.ctx); break;
+          case Phase.ResponseHeaders: result = def.onResponseHeaders?.(s.response(), s.ctx); break;
+          case Phase.RequestTrailers: result = def.onRequestTrailers?.(s.headers(HeaderKind.RequestTrailers), s.ctx); break;
+          case Phase.ResponseTrailers: result = def.onResponseTrailers?.(s.headers(HeaderKind.ResponseTrailers), s.ctx); break;
+          default: throw new InvalidStateError(`phase ${phase} is not dispatched here`);
+        }
+      } catch (e) {
+        return s.fail(name, e, 'threw');
+      }
+      if (!isThenable(result)) return s.outcome();
+      result.then(
+        () => { if (!s.closed) native.settle(s.id, phase, s.outcome()); },
+        (e: unknown) => { if (!s.closed) native.settle(s.id, phase, s.fail(name, e, 'rejected')); },
+      );
+      return Outcome.Pending;
+    },
+
+    /** A body hook: each chunk through the chunk handler, synchronously, while the views are attached. */
+    data(phase: Phase, instanceIndex: number, streamId: number, route: number, chunks: Uint8Array[], end: boolean): Outcome {
+      const s = streamFor(streamId, instanceIndex, route);
+      const name = HANDLERS[phase];
+      const handler = phase === Phase.RequestData ? s.instance.def.onRequestData : s.instance.def.onResponseData;
+      if (!handler) return Outcome.Continue;
+      const list = chunks.length ? chunks : [new Uint8Array(0)];
+      let parts: (string | Uint8Array)[] | undefined;
+      try {
+        for (let i = 0; i < list.length; i++) {
+          const bytes = list[i] as Uint8Array;
+          const r = handler(makeChunk(bytes, end && i === list.length - 1), s.ctx);
+          if (isThenable(r)) throw new TypeError(`${name} must be synchronous (its chunk is only valid during the call); await the whole body with body.bytes() instead`);
+          if (s.replied || isReply(r)) return s.outcome();
+          if (r === undefined || r === bytes) {
+            parts?.push(bytes);
+            continue;
+          }
+          parts ??= list.slice(0, i);
+          if (r !== null) parts.push(r as string | Uint8Array);
+        }
+      } catch (e) {
+        return s.fail(name, e, 'threw');
+      }
+      if (parts) native.replaceChunks(s.id, phase & 1, parts);
+      return Outcome.Continue;
+    },
+
+    /** The whole body a handler awaits has arrived (a copy). */
+    body(streamId: number, direction: Direction, bytes: Uint8Array): void {
+      const s = streams.get(streamId);
+      if (s && !s.closed) s.body(direction).deliver(bytes);
+    },
+
+    /** A ctx.fetch completed. */
+    callout(streamId: number, id: number, result: number, headers: string[], body: Uint8Array): void {
+      streams.get(streamId)?.calloutDone(id, result, headers, body);
+    },
+
+    /** The stream completed (normally or not): abort its signal; later calls on it throw. */
+    closed(streamId: number): void {
+      const s = streams.get(streamId);
+      if (!s) return;
+      streams.delete(streamId);
+      s.close();
+    },
+  };
+}
+

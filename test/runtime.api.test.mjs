@@ -1,0 +1,219 @@
+// The SDK's API, one test per feature, through the ABI host over real HTTP with real upstreams.
+import t from 'tap';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request, startUpstream, adminGet, runHostExpectFailure, hostConfig, freePort, sleep } from './lib/harness.mjs';
+import { withHost } from './lib/setup.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bundle = path.join(here, 'js', 'api-filters.cjs');
+const js = (filterName, config = {}, extra = {}) => ({ module: 'nodevoy', filterName, config: { module: bundle, config }, ...extra });
+
+t.test('bodies: chunk handlers transform and drop chunks as they stream', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('uppercase')] });
+  const r = await request(port, { method: 'POST', path: '/echo', body: 'hello body' });
+  t.equal(r.status, 200);
+  t.equal(up.requests.at(-1).body, 'HELLO BODY', 'the upstream got the transformed request body');
+  t.match(r.body, /"BODY":"HELLO BODY"/, 'the response body was transformed too');
+  const dropped = await request(port, { method: 'POST', path: '/echo', body: 'drop-me please' });
+  t.equal(dropped.status, 200);
+  t.equal(up.requests.at(-1).body, '', 'a null return dropped the chunk');
+});
+
+t.test('bodies: chunk views are zero-copy and detached after the call', async (t) => {
+  const { port } = await withHost(t, { filters: [js('chunkStats')] });
+  const body = 'x'.repeat(200000);
+  const r = await request(port, { method: 'POST', path: '/s', body });
+  t.equal(r.status, 200);
+  t.equal(Number(r.headers['x-seen-bytes']), body.length, 'every byte passed through the chunk handler');
+  t.ok(Number(r.headers['x-seen-chunks']) >= 1);
+  t.equal(r.headers['x-kept-view-length'], '0', 'a view kept past its call is detached (length 0)');
+});
+
+t.test('bodies: the whole body, read and rewritten', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('wholeBody')] });
+  const cases = [
+    ['replace', '{"wrapped":"abc"}'],
+    ['append', 'abc+tail'],
+    ['prepend', 'head+abc'],
+    ['clear', ''],
+    ['late', 'abc+late'],
+  ];
+  for (const [op, want] of cases) {
+    const r = await request(port, { method: 'POST', path: `/w-${op}`, body: 'abc', headers: { 'x-op': op } });
+    t.equal(r.status, 200, op);
+    const seen = up.requests.at(-1);
+    t.equal(seen.body, want, `${op}: the upstream got the rewritten body`);
+    t.equal(seen.headers['content-length'], String(Buffer.byteLength(want)), `${op}: content-length follows the body`);
+    t.equal(seen.headers['x-body-length'], '3');
+  }
+  const j = await request(port, { method: 'POST', path: '/j', body: '{"name":"nodevoy"}', headers: { 'x-op': 'json' } });
+  t.equal(j.status, 200);
+  t.equal(up.requests.at(-1).headers['x-json-name'], 'nodevoy', 'body.json() parses');
+  const none = await request(port, { method: 'GET', path: '/empty', headers: { 'x-op': 'none' } });
+  t.equal(none.status, 200, 'a request without a body reads as empty and is not held');
+  t.equal(up.requests.at(-1).headers['x-body-length'], '0');
+  const chunked = await request(port, { method: 'POST', path: '/c', body: ['part1-', 'part2'], headers: { 'x-op': 'append' } });
+  t.equal(chunked.status, 200);
+  t.equal(up.requests.at(-1).body, 'part1-part2+tail', 'a chunked body is read whole');
+});
+
+t.test('bodies: over the buffer limit ends in 413, as Envoy does', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('wholeBody')], bufferLimit: 16384 });
+  const before = up.requests.length;
+  const r = await request(port, { method: 'POST', path: '/big', body: 'y'.repeat(100000), headers: { 'x-op': 'none' } });
+  t.equal(r.status, 413);
+  t.equal(up.requests.length, before, 'nothing reached the upstream');
+});
+
+t.test('bodies: a response handler reads the body, then rewrites status or replies', async (t) => {
+  const { port } = await withHost(t, { filters: [js('wholeBody', { readResponse: true })] });
+  const ok = await request(port, { method: 'POST', path: '/fine', body: 'x', headers: { 'x-op': 'none' } });
+  t.equal(ok.status, 299, 'status rewritten after the body was seen');
+  t.equal(Number(ok.headers['x-response-length']), ok.body.length);
+  const bad = await request(port, { method: 'POST', path: '/bad', body: 'x', headers: { 'x-op': 'none', 'x-fail-upstream': '1' } });
+  t.equal(bad.status, 502, 'a local reply replaced the buffered response');
+  t.equal(bad.body, 'upstream said fail');
+  t.equal(bad.headers['x-replaced'], 'yes');
+});
+
+t.test('bodies: the request body cannot be read once it went on (typed error)', async (t) => {
+  const { port } = await withHost(t, { filters: [js('bodyReadAfterHeaders')] });
+  const r = await request(port, { method: 'POST', path: '/late', body: 'abc' });
+  t.equal(r.status, 200);
+  t.equal(r.headers['x-error'], 'InvalidStateError:true');
+});
+
+t.test('trailers: read, set and add in both directions', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('trailers')] });
+  const r = await request(port, { method: 'POST', path: '/chunked-trailers', body: ['a', 'b'], trailers: { 'x-client-trailer': 'v1' } });
+  t.equal(r.status, 200);
+  const seen = up.requests.at(-1);
+  t.equal(seen.trailers['x-client-trailer'], 'seen:v1', 'request trailer rewritten');
+  t.equal(seen.trailers['x-filter-trailer'], 'added', 'request trailer added');
+  t.equal(r.trailers['x-up-trailer'], 't+js', 'response trailer rewritten');
+});
+
+t.test('trailers: an async trailers handler parks and resumes the stream', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('asyncTrailers')] });
+  const r = await request(port, { method: 'POST', path: '/t', body: ['a', 'b'], trailers: { 'x-c': '1' } });
+  t.equal(r.status, 200);
+  t.equal(up.requests.at(-1).trailers['x-async-trailer'], 'yes');
+  t.equal(up.requests.at(-1).body, 'ab');
+});
+
+t.test('replies from any phase: before response headers a local reply, after them a reset', async (t) => {
+  const { up, port } = await withHost(t, { filters: [js('replies')] });
+  const before = up.requests.length;
+  const body = await request(port, { method: 'POST', path: '/b', body: 'a forbidden word' });
+  t.equal(body.status, 403, 'reply from a request chunk handler');
+  t.equal(body.body, 'forbidden word in body');
+  const tr = await request(port, { method: 'POST', path: '/tr', body: ['x'], trailers: { 'x-deny': '1' } });
+  t.equal(tr.status, 451, 'reply from a request trailers handler');
+  t.ok(up.requests.length - before <= 1, 'the denied requests were not completed upstream');
+  // The response headers already went to the client when the response chunk handler replies: the
+  // stream must be reset, never finished as a complete 200 (the Go filter's "200 after SendLocalReply" bug).
+  const late = await request(port, { path: '/reset-mid-body' }).then((r) => ({ r }), (e) => ({ e }));
+  if (late.r) t.not(late.r.complete, true, 'the client never sees a complete response');
+  else t.ok(late.e, 'the client sees the stream reset');
+  const after = await request(port, { path: '/ok' });
+  t.equal(after.status, 200, 'the host keeps serving');
+});
+
+t.test('per-route config: merged over the filter config, validated by schemas at config time', async (t) => {
+  const { up, port } = await withHost(t, {
+    filters: [js('routed', { tag: 'base', limit: 5 })],
+    routes: [
+      { prefix: '/a', perFilter: { routed: { perRouteName: 'routed', config: { config: { tag: 'route-a' } } } } },
+      { prefix: '/' },
+    ],
+  });
+  await request(port, { path: '/a/x' });
+  t.equal(up.requests.at(-1).headers['x-tag'], 'route-a', 'the route override wins');
+  t.equal(up.requests.at(-1).headers['x-limit'], '5', 'keys the route does not set come from the filter config');
+  await request(port, { path: '/b' });
+  t.equal(up.requests.at(-1).headers['x-tag'], 'base', 'other routes get the filter config');
+
+  const port2 = await freePort();
+  const bad = await runHostExpectFailure(hostConfig({ port: port2, filters: [js('routed', { tag: 7 })], clusters: { upstream: 1 } }));
+  t.match(bad.stderr, /filter_config\.config does not match the filter's schema/, 'a filter config failing its schema is rejected');
+  t.match(bad.stderr, /tag/, "the schema's message names the field");
+  const badRoute = await runHostExpectFailure(hostConfig({
+    port: port2,
+    filters: [js('routed', { tag: 'ok' })],
+    clusters: { upstream: 1 },
+    routes: [{ prefix: '/', perFilter: { routed: { perRouteName: 'routed', config: { config: { limit: -1 } } } } }],
+  }));
+  t.match(badRoute.stderr, /per-route config .*does not match the filter's schema/, 'a per-route config failing its schema is rejected');
+});
+
+t.test('metrics: declared counters, gauges and histograms, and nodevoy\'s own, as host stats', async (t) => {
+  const { port, adminPort } = await withHost(t, { filters: [js('metered')] });
+  for (let i = 0; i < 3; i++) await request(port, { path: '/m' });
+  const r = await request(port, { method: 'POST', path: '/m', body: 'x' });
+  t.equal(r.status, 200);
+  const stats = await adminGet(adminPort, '/stats');
+  t.match(stats, /^dynamicmodulescustom\.metered\.hits\.method\.GET: 3$/m, 'labelled counter');
+  t.match(stats, /^dynamicmodulescustom\.metered\.hits\.method\.POST: 1$/m);
+  t.match(stats, /^dynamicmodulescustom\.metered\.inflight: 7$/m, 'gauge');
+  t.match(stats, /metered\.sizes/, 'histogram');
+  t.match(stats, /^dynamicmodulescustom\.metered\.nodevoy\.requests: 4$/m, 'nodevoy counts streams handled');
+  t.match(stats, /metered\.nodevoy\.js_time_us.*request_headers/, 'JS time per phase');
+});
+
+t.test('logging: ctx.log and console land in the log at their levels', async (t) => {
+  const { up, port, host } = await withHost(t, { filters: [js('logs')], hostOpts: { logLevel: 'info' } });
+  await request(port, { path: '/logged' });
+  await sleep(50);
+  const log = host.stderr();
+  t.match(log, /\[info\]\[dynamic_modules\] \[nodevoy\]\[logs\]\[\d+\] info-line \/logged/, 'ctx.log.info with the stream id');
+  t.match(log, /\[warning\]\[dynamic_modules\].*warn-line/);
+  t.notMatch(log, /debug-line/, 'a disabled level is not logged');
+  t.match(log, /\[info\]\[dynamic_modules\] \[console\] console-log-line \{ n: 1 \}/, 'console.log formats like Node');
+  t.match(log, /\[error\]\[dynamic_modules\] \[console\] console-error-line/);
+  t.equal(up.requests.at(-1).headers['x-debug-enabled'], 'false');
+});
+
+t.test('ctx.fetch: a call to an Envoy cluster through http_callout', async (t) => {
+  const auth = await startUpstream();
+  t.teardown(() => auth.close());
+  const { up, port } = await withHost(t, { filters: [js('clusterFetch')], clusters: { auth: auth.port } });
+  const r = await request(port, { path: '/x', headers: { 'x-fetch-method': 'POST', 'x-fetch-body': 'ping' } });
+  t.equal(r.status, 200);
+  const seen = up.requests.at(-1).headers;
+  t.equal(seen['x-auth-status'], '200');
+  t.equal(seen['x-auth-path'], '/check?user=1');
+  t.equal(seen['x-auth-from'], 'nodevoy', 'request headers went to the cluster');
+  t.equal(seen['x-auth-body'], 'ping', 'the request body went to the cluster');
+  t.equal(seen['x-auth-is-response'], 'true', 'a web-standard Response');
+  const unknown = await request(port, { path: '/x', headers: { 'x-cluster': 'nope' } });
+  t.equal(unknown.status, 504);
+  t.match(unknown.body, /FetchError.*no such cluster/);
+  const slow = await request(port, { path: '/x', headers: { 'x-fetch-path': '/stall', 'x-timeout': '200' } });
+  t.equal(slow.status, 504, 'a cluster call past its timeout fails the fetch');
+  t.equal(unknown.headers['x-fetch-error'], 'true', 'a typed FetchError');
+});
+
+t.test('stream info: attributes, dynamic metadata, filter state, route cache, upstream override', async (t) => {
+  const v2 = await startUpstream();
+  t.teardown(() => v2.close());
+  const { up, port } = await withHost(t, {
+    filters: [js('info')],
+    clusters: { v2: v2.port },
+    routes: [{ prefix: '/v2', cluster: 'v2' }, { prefix: '/', cluster: 'upstream' }],
+  });
+  const r = await request(port, { path: '/i', headers: { 'x-request-id': 'rid-1' } });
+  t.equal(r.status, 200);
+  const seen = up.requests.at(-1).headers;
+  t.equal(seen['x-attr-method'], 'GET');
+  t.equal(seen['x-attr-id'], 'rid-1');
+  t.match(seen['x-attr-source'], /^127\.0\.0\.1:\d+$/);
+  t.equal(seen['x-attr-source-port-type'], 'number');
+  t.equal(r.headers['x-meta'], 'alice,42.5,true', 'dynamic metadata written and read back (string, number, bool)');
+  t.equal(r.headers['x-state'], 'kept', 'filter state written and read back');
+  t.equal(r.headers['x-attr-code'], '200');
+  t.equal(r.headers['x-missing-meta'], 'undefined');
+  t.equal(seen['x-override'], 'false', 'an override host outside the cluster is declined');
+  await request(port, { path: '/moved', headers: { 'x-reroute': '1' } });
+  t.equal(v2.requests.at(-1)?.path, '/v2/moved', 'clearRouteCache re-picked the route after :path changed');
+});
