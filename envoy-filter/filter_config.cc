@@ -135,6 +135,10 @@ std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_n
     *error = "per-route filter_config.module must be a string";
     return nullptr;
   }
+  if (filter_name.empty()) {
+    *error = "per_route_config_name is required: the filter_name of the filter this route config is for";
+    return nullptr;
+  }
   std::unique_ptr<PerRouteConfig> c(new PerRouteConfig());
   c->id_ = g_next_id++;
   g_live_configs++;

@@ -85,6 +85,9 @@ class JsEnv {
   napi_env napi() const { return napi_; }
   v8::Isolate* isolate() const { return setup_->isolate(); }
   int workerIndex() const { return worker_index_; }
+  // Accounting of body bytes copied into the JS heap (tests and the price list check views copy none).
+  void countCopied(size_t n) { copied_ += n; }
+  uint64_t bytesCopiedToJs() const { return copied_; }
   void setWorkerIndex(int i) { worker_index_ = i; }
 
  private:
@@ -117,6 +120,7 @@ class JsEnv {
   std::map<uint64_t, Instance> instances_;  // by filter config id
   std::set<std::pair<int, uint64_t>> routes_;  // (instance, per-route config id) already parsed in JS
   int worker_index_ = -1;
+  uint64_t copied_ = 0;
   bool exited_ = false;  // process.exit() was called: the environment runs no more JS
 };
 

@@ -160,6 +160,7 @@ void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_
     void* data = nullptr;
     napi_value body;
     napi_create_buffer(napi, total, &data, &body);  // the response body is the handler's to keep: a copy
+    env_->countCopied(total);
     size_t at = 0;
     for (size_t i = 0; i < chunk_count; i++) {
       std::memcpy(static_cast<char*>(data) + at, chunks[i].ptr, chunks[i].length);
@@ -256,7 +257,9 @@ StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
   d.body_delivered = true;
   {
     NapiScope scope(env_->napi());
-    napi_value bytes = BodyBuffers(envoy_, direction, in_data_hook_ == direction).copyToJs(env_->napi(), env_->isolate());
+    BodyBuffers body(envoy_, direction, in_data_hook_ == direction);
+    env_->countCopied(body.size());
+    napi_value bytes = body.copyToJs(env_->napi(), env_->isolate());
     Deferring deferring(deferring_);
     env_->deliverBody(id_, direction, bytes);
   }
@@ -368,7 +371,9 @@ napi_value StreamFilter::readBody(int direction, std::string* error) {
     return undef;
   }
   d.body_delivered = true;
-  return BodyBuffers(envoy_, direction, in_data_hook_ == direction).copyToJs(env_->napi(), env_->isolate());
+  BodyBuffers body(envoy_, direction, in_data_hook_ == direction);
+  env_->countCopied(body.size());
+  return body.copyToJs(env_->napi(), env_->isolate());
 }
 
 bool StreamFilter::rewriteBody(int direction, BodyOp op, std::string_view data, std::string* error) {

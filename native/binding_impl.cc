@@ -320,6 +320,11 @@ Napi::Value logEnabled(const Napi::CallbackInfo& info, uint32_t level) {
                                             nodevoy::logEnabled(static_cast<envoy_dynamic_module_type_log_level>(level)));
 }
 
+Napi::Value bytesCopiedToJs(const Napi::CallbackInfo& info) {
+  JsEnv* env = JsEnv::from(info.Env());
+  return Napi::Number::New(info.Env(), env ? static_cast<double>(env->bytesCopiedToJs()) : 0);
+}
+
 Napi::Value workerIndex(const Napi::CallbackInfo& info) {
   JsEnv* env = JsEnv::from(info.Env());
   return Napi::Number::New(info.Env(), env ? env->workerIndex() : -1);

@@ -194,7 +194,7 @@ t.test('ctx.fetch: a call to an Envoy cluster through http_callout', async (t) =
   t.equal(unknown.headers['x-fetch-error'], 'true', 'a typed FetchError');
 });
 
-t.test('stream info: attributes, dynamic metadata, filter state, route cache, upstream override', async (t) => {
+t.test('stream info: attributes, dynamic metadata, filter state, route cache', async (t) => {
   const v2 = await startUpstream();
   t.teardown(() => v2.close());
   const { up, port } = await withHost(t, {
@@ -213,7 +213,81 @@ t.test('stream info: attributes, dynamic metadata, filter state, route cache, up
   t.equal(r.headers['x-state'], 'kept', 'filter state written and read back');
   t.equal(r.headers['x-attr-code'], '200');
   t.equal(r.headers['x-missing-meta'], 'undefined');
-  t.equal(seen['x-override'], 'false', 'an override host outside the cluster is declined');
   await request(port, { path: '/moved', headers: { 'x-reroute': '1' } });
   t.equal(v2.requests.at(-1)?.path, '/v2/moved', 'clearRouteCache re-picked the route after :path changed');
+});
+
+t.test('stream info: upstream host override picks the endpoint; strict fails outside the cluster', async (t) => {
+  const a = await startUpstream();
+  const b = await startUpstream();
+  const outside = await startUpstream();
+  t.teardown(() => Promise.all([a.close(), b.close(), outside.close()]));
+  const { port } = await withHost(t, {
+    filters: [js('override')],
+    clusters: { pair: [a.port, b.port] },
+    routes: [{ prefix: '/', cluster: 'pair' }],
+  });
+  for (let i = 0; i < 4; i++) {
+    const r = await request(port, { path: `/b${i}`, headers: { 'x-override-host': `127.0.0.1:${b.port}` } });
+    t.equal(r.headers['x-accepted'], 'true');
+  }
+  t.equal(b.requests.length, 4, 'every request went to the chosen endpoint');
+  t.equal(a.requests.length, 0);
+  const bad = await request(port, { path: '/x', headers: { 'x-override-host': 'not-an-address' } });
+  t.equal(bad.headers['x-accepted'], 'false', 'a value that is not ip:port is refused');
+  const loose = await request(port, { path: '/loose', headers: { 'x-override-host': `127.0.0.1:${outside.port}` } });
+  t.equal(loose.status, 200, 'a non-strict override outside the cluster falls back to load balancing');
+  t.equal(outside.requests.length, 0);
+  const strict = await request(port, { path: '/strict', headers: { 'x-override-host': `127.0.0.1:${outside.port}`, 'x-strict': '1' } });
+  t.equal(strict.status, 503, 'a strict override outside the cluster has no healthy upstream');
+});
+
+// An upstream that hashes what it receives instead of keeping it (64 MiB would not fit the echo upstream).
+async function hashingUpstream() {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const server = createServer((req, res) => {
+    const h = createHash('sha256');
+    let n = 0;
+    req.on('data', (d) => { h.update(d); n += d.length; });
+    req.on('end', () => {
+      const out = JSON.stringify({ sha256: h.digest('hex'), length: n });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(out.length) });
+      res.end(out);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+t.test('bodies: 64 MiB streamed through a chunk transform, 1 MiB read whole; bytes copied into the JS heap', async (t) => {
+  const { createHash } = await import('node:crypto');
+  const hashed = await hashingUpstream();
+  t.teardown(() => hashed.close());
+  const { port } = await withHost(t, {
+    filters: [js('copyMeter')],
+    clusters: { hashed: hashed.port },
+    routes: [{ prefix: '/', cluster: 'hashed' }],
+    hostOpts: { concurrency: 1 },
+  });
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < block.length; i++) block[i] = 97 + (i % 26);
+  const chunks = Array.from({ length: 64 }, () => block);
+  const want = createHash('sha256');
+  const upperBlock = Buffer.from(block.toString('latin1').toUpperCase(), 'latin1');
+  for (let i = 0; i < 64; i++) want.update(upperBlock);
+  const r = await request(port, { method: 'POST', path: '/big', body: chunks, timeoutMs: 120000 });
+  t.equal(r.status, 200);
+  const got = JSON.parse(r.body);
+  t.equal(got.length, 64 << 20, 'all 64 MiB arrived');
+  t.equal(got.sha256, want.digest('hex'), 'every byte transformed correctly');
+  t.equal(r.headers['x-copied'], '0', 'chunk views copied no body byte into the JS heap');
+
+  const whole = await withHost(t, { filters: [js('wholeMeter')], hostOpts: { concurrency: 1 } });
+  const mib = Buffer.alloc(1 << 20, 7);
+  const w = await request(whole.port, { method: 'POST', path: '/whole', body: mib });
+  t.equal(w.status, 200);
+  t.equal(whole.up.requests.at(-1).body.length, 1 << 20, 'the 1 MiB body went on intact');
+  t.equal(w.headers['x-copied'], String(1 << 20), 'a whole-body read copies the body exactly once');
+  t.equal(whole.up.requests.at(-1).headers['x-sampled'], String(7 * 256));
 });

@@ -420,6 +420,11 @@ Napi::Value js_logEnabled(const Napi::CallbackInfo& info) {
   return logEnabled(info, info[0].As<Napi::Number>().Uint32Value());
 }
 
+Napi::Value js_bytesCopiedToJs(const Napi::CallbackInfo& info) {
+
+  return bytesCopiedToJs(info);
+}
+
 Napi::Value js_workerIndex(const Napi::CallbackInfo& info) {
 
   return workerIndex(info);
@@ -451,6 +456,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setUpstreamOverrideHost", Napi::Function::New(env, js_setUpstreamOverrideHost, "setUpstreamOverrideHost"));
   exports.Set("log", Napi::Function::New(env, js_log, "log"));
   exports.Set("logEnabled", Napi::Function::New(env, js_logEnabled, "logEnabled"));
+  exports.Set("bytesCopiedToJs", Napi::Function::New(env, js_bytesCopiedToJs, "bytesCopiedToJs"));
   exports.Set("workerIndex", Napi::Function::New(env, js_workerIndex, "workerIndex"));
   return exports;
 }

@@ -53,6 +53,8 @@ Napi::Value setUpstreamOverrideHost(const Napi::CallbackInfo& info, uint32_t str
 Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string message);
 // Whether a level would be logged, so disabled levels cost one call.
 Napi::Value logEnabled(const Napi::CallbackInfo& info, uint32_t level);
+// Body bytes this environment has copied into the JS heap (whole-body reads, ctx.fetch responses); chunk views copy none.
+Napi::Value bytesCopiedToJs(const Napi::CallbackInfo& info);
 // Index of the Envoy worker this environment runs on (-1 on the main thread).
 Napi::Value workerIndex(const Napi::CallbackInfo& info);
 

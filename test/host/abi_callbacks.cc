@@ -563,9 +563,8 @@ EXPORT bool envoy_dynamic_module_callback_http_get_cluster_name(envoy_dynamic_mo
 }
 
 EXPORT bool envoy_dynamic_module_callback_http_set_upstream_override_host(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                          envoy_dynamic_module_type_module_buffer, bool) {
-  slotOf(f, "envoy_dynamic_module_callback_http_set_upstream_override_host");
-  return false;  // not in the host yet: reported as unavailable
+                                                                          envoy_dynamic_module_type_module_buffer host, bool strict) {
+  return slotOf(f, "envoy_dynamic_module_callback_http_set_upstream_override_host")->stream->setUpstreamOverrideHost(sv(host), strict);
 }
 
 EXPORT void envoy_dynamic_module_callback_http_add_custom_flag(envoy_dynamic_module_type_http_filter_envoy_ptr f,

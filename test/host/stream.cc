@@ -1,5 +1,7 @@
 #include "stream.h"
 
+#include <arpa/inet.h>
+
 #include <chrono>
 #include <random>
 
@@ -337,7 +339,15 @@ void ActiveStream::routerHeaders(bool end) {
   HeaderMap h = request_headers_;
   h.set("x-forwarded-proto", std::string(request_headers_.get(":scheme").value_or("http")));
   upstream_headers_seen_ = false;
-  upstream_ = worker_.pool(r->route->cluster)->newStream(this, request_headers_.get(":method") == "HEAD");
+  ClusterPool* pool = worker_.pool(r->route->cluster);
+  const bool head = request_headers_.get(":method") == "HEAD";
+  UpstreamConnection* conn = override_host_ ? pool->newStream(this, head, &*override_host_) : nullptr;
+  if (!conn && override_host_ && override_strict_) {
+    // As Envoy's load balancer: a strict override naming a host outside the cluster has no healthy upstream.
+    sendLocalReply(503, "no healthy upstream", HeaderMap(), "no_healthy_upstream", nullptr);
+    return;
+  }
+  upstream_ = conn ? conn : pool->newStream(this, head);
   upstream_->sendHeaders(h, end);
 }
 
@@ -586,6 +596,25 @@ void ActiveStream::calloutDone(Callout* c, envoy_dynamic_module_type_http_callou
                                             hs.size(), chunks.empty() ? nullptr : chunks.data(), chunks.size());
   }
   worker_.deferDelete(std::move(owned));
+}
+
+bool ActiveStream::setUpstreamOverrideHost(std::string_view host, bool strict) {
+  // Envoy accepts an IP literal with a port; anything else is refused.
+  auto colon = host.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= host.size()) return false;
+  std::string ip(host.substr(0, colon));
+  if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1) return false;
+  int port = 0;
+  for (char ch : host.substr(colon + 1)) {
+    if (ch < '0' || ch > '9' || port > 65535) return false;
+    port = port * 10 + (ch - '0');
+  }
+  if (port == 0 || port > 65535) return false;
+  override_host_ = SocketAddress{ip, static_cast<uint16_t>(port)};
+  override_strict_ = strict;
+  return true;
 }
 
 }  // namespace host

@@ -78,6 +78,8 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   uint64_t bufferLimit() const { return buffer_limit_; }
   void setBufferLimit(uint64_t l) { buffer_limit_ = l; }
   void clearRouteCache() { route_cached_ = false; }
+  // A filter asks for a specific upstream endpoint ("ip:port"); strict: fail rather than fall back.
+  bool setUpstreamOverrideHost(std::string_view host, bool strict);
   const RouteEntry* route();
   const PerRouteConfig* perRouteConfig(FilterSlot* slot);
   std::optional<std::string> attributeString(envoy_dynamic_module_type_attribute_id id);
@@ -147,6 +149,8 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   uint64_t buffer_limit_;
   const RouteEntry* route_ = nullptr;
   bool route_cached_ = false;
+  std::optional<SocketAddress> override_host_;
+  bool override_strict_ = false;
   UpstreamConnection* upstream_ = nullptr;
   bool upstream_headers_seen_ = false;
   event* upstream_timer_ = nullptr;

@@ -135,15 +135,26 @@ void UpstreamConnection::close() {
 
 ClusterPool::~ClusterPool() = default;
 
-UpstreamConnection* ClusterPool::newStream(UpstreamCallbacks* cb, bool head_request) {
+bool ClusterPool::hasEndpoint(const SocketAddress& a) const {
+  return std::any_of(cluster_.endpoints.begin(), cluster_.endpoints.end(),
+                     [&](const SocketAddress& e) { return e.address == a.address && e.port == a.port; });
+}
+
+UpstreamConnection* ClusterPool::newStream(UpstreamCallbacks* cb, bool head_request, const SocketAddress* only) {
+  if (only && !hasEndpoint(*only)) return nullptr;
+  auto wanted = [&](UpstreamConnection* c) {
+    return !c->closed_ && (!only || (c->address().address == only->address && c->address().port == only->port));
+  };
   UpstreamConnection* c = nullptr;
-  while (!idle_.empty() && !c) {
-    c = idle_.back();
-    idle_.pop_back();
-    if (c->closed_) c = nullptr;
-  }
+  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it)
+    if (wanted(*it)) {
+      c = *it;
+      idle_.erase(std::next(it).base());
+      break;
+    }
+  std::erase_if(idle_, [](UpstreamConnection* x) { return x->closed_; });
   if (!c) {
-    const auto& ep = cluster_.endpoints[next_endpoint_++ % cluster_.endpoints.size()];
+    const auto& ep = only ? *only : cluster_.endpoints[next_endpoint_++ % cluster_.endpoints.size()];
     auto owned = std::make_unique<UpstreamConnection>(*this, ep);
     c = owned.get();
     conns_[c] = std::move(owned);

@@ -70,8 +70,10 @@ class ClusterPool {
   ~ClusterPool();
   ClusterPool(const ClusterPool&) = delete;
   ClusterPool& operator=(const ClusterPool&) = delete;
-  // A connection bound to cb, reused from the idle list when possible.
-  UpstreamConnection* newStream(UpstreamCallbacks* cb, bool head_request);
+  // A connection bound to cb, reused from the idle list when possible. `only` pins the endpoint
+  // (a filter's upstream host override); null if the cluster has no such endpoint.
+  UpstreamConnection* newStream(UpstreamCallbacks* cb, bool head_request, const SocketAddress* only = nullptr);
+  bool hasEndpoint(const SocketAddress& a) const;
   Worker& worker() { return worker_; }
   const Cluster& cluster() const { return cluster_; }
 

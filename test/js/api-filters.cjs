@@ -184,7 +184,6 @@ exports.info = defineFilter({
     ctx.metadata.set('nodevoy.test', 'score', 42.5);
     ctx.metadata.set('nodevoy.test', 'admin', true);
     ctx.filterState.set('nodevoy.state', 'kept');
-    req.headers.set('x-override', String(ctx.setUpstreamOverrideHost(req.headers.get('x-override-host') ?? '127.0.0.1:1')));
     if (req.headers.get('x-reroute')) {
       req.headers.set(':path', '/v2' + req.path);
       ctx.clearRouteCache();
@@ -195,5 +194,42 @@ exports.info = defineFilter({
     res.headers.set('x-state', String(ctx.filterState.get('nodevoy.state')));
     res.headers.set('x-attr-code', String(ctx.attribute('response.code')));
     res.headers.set('x-missing-meta', String(ctx.metadata.get('nodevoy.test', 'nope')));
+  },
+});
+
+exports.override = defineFilter({
+  onRequestHeaders(req, ctx) {
+    ctx.accepted = ctx.setUpstreamOverrideHost(req.headers.get('x-override-host'), req.headers.get('x-strict') === '1');
+  },
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-accepted', String(ctx.accepted));
+  },
+});
+
+// Reports how many body bytes this worker's environment copied into the JS heap while the request ran.
+const binding = process._linkedBinding('nodevoy');
+exports.copyMeter = defineFilter({
+  onRequestHeaders(req, ctx) {
+    ctx.copiedAtStart = binding.bytesCopiedToJs();
+    req.headers.delete('content-length');
+  },
+  onRequestData(chunk) {
+    return upper(chunk.bytes);  // reads the zero-copy view, returns its own bytes
+  },
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-copied', String(binding.bytesCopiedToJs() - ctx.copiedAtStart));
+  },
+});
+exports.wholeMeter = defineFilter({
+  async onRequestHeaders(req, ctx) {
+    const before = binding.bytesCopiedToJs();
+    const bytes = await req.body.bytes();
+    let sum = 0;
+    for (let i = 0; i < bytes.length; i += 4096) sum += bytes[i];
+    req.headers.set('x-sampled', String(sum));
+    ctx.copied = binding.bytesCopiedToJs() - before;
+  },
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-copied', String(ctx.copied));
   },
 });

@@ -406,7 +406,8 @@ export function hostConfig(opts) {
       type: 'STATIC',
       load_assignment: {
         cluster_name: name,
-        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: clusters[name] } } } }] }],
+        // A port, or a list of ports for a cluster with several endpoints.
+        endpoints: [{ lb_endpoints: [clusters[name]].flat().map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }],
       },
     })),
   };
