@@ -53,7 +53,9 @@ std::string configText(const nlohmann::json& doc) { return doc.contains("config"
 std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
                                                    std::string_view filter_name, std::string_view json, std::string* error) {
   nlohmann::json doc;
-  if (!parseObject(json, {"module", "config"}, "filter_config", &doc, error)) return nullptr;
+  if (!parseObject(json, {"module", "config", "failure_mode", "failure_status", "sync_budget_ms", "async_budget_ms"},
+                   "filter_config", &doc, error))
+    return nullptr;
   if (!doc.contains("module") || !doc["module"].is_string() || doc["module"].get<std::string>().empty()) {
     *error = "filter_config.module is required: the absolute path of the compiled filter bundle";
     return nullptr;
@@ -64,6 +66,7 @@ std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_htt
   c->filter_name_ = std::string(filter_name);
   c->module_path_ = absolute(doc["module"].get<std::string>());
   c->user_config_json_ = configText(doc);
+  if (!c->parsePolicy(doc, error)) return nullptr;
   if (c->filter_name_.empty()) {
     *error = "filter_name is required: the exported filter to run";
     return nullptr;
@@ -80,6 +83,29 @@ std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_htt
   }
   if (!c->defineMetrics(envoy, env->metricsOf(inst.index), error)) return nullptr;
   return c;
+}
+
+bool FilterConfig::parsePolicy(const nlohmann::json& doc, std::string* error) {
+  if (doc.contains("failure_mode")) {
+    const auto& m = doc["failure_mode"];
+    if (!m.is_string() || (m != "fail_closed" && m != "fail_open")) {
+      *error = "filter_config.failure_mode must be \"fail_closed\" or \"fail_open\"";
+      return false;
+    }
+    fail_open_ = m == "fail_open";
+  }
+  auto number = [&](const char* key, uint32_t lo, uint32_t hi, uint32_t* out) {
+    if (!doc.contains(key)) return true;
+    const auto& v = doc[key];
+    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+      *error = std::string("filter_config.") + key + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+      return false;
+    }
+    *out = static_cast<uint32_t>(v.get<int64_t>());
+    return true;
+  };
+  return number("failure_status", 200, 599, &failure_status_) && number("sync_budget_ms", 1, 60000, &sync_budget_ms_) &&
+         number("async_budget_ms", 1, 3600000, &async_budget_ms_);
 }
 
 bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, const std::string& declarations,

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "envoy-filter/envoy_abi.h"
 #include "envoy-filter/outcome.h"
 
@@ -41,8 +43,16 @@ class FilterConfig {
   size_t errorsCounter() const { return errors_; }
   size_t jsTimeHistogram() const { return js_time_; }
 
+  // Failure policy: fail_closed answers a failed handler with failure_status (500 by default) and a
+  // timed-out one with 504; fail_open continues the stream untouched.
+  bool failOpen() const { return fail_open_; }
+  uint32_t failureStatus() const { return failure_status_; }
+  uint32_t syncBudgetMs() const { return sync_budget_ms_; }
+  uint32_t asyncBudgetMs() const { return async_budget_ms_; }
+
  private:
   FilterConfig() = default;
+  bool parsePolicy(const nlohmann::json& doc, std::string* error);
   bool defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, const std::string& declarations,
                      std::string* error);
 
@@ -52,6 +62,10 @@ class FilterConfig {
   std::string user_config_json_;
   std::vector<MetricDef> metrics_;
   size_t requests_ = 0, errors_ = 0, js_time_ = 0;
+  bool fail_open_ = false;
+  uint32_t failure_status_ = 500;
+  uint32_t sync_budget_ms_ = 100;
+  uint32_t async_budget_ms_ = 15000;
 };
 
 // A DynamicModuleFilterPerRoute config: {"config": {...}} overriding the filter-level config on a route.

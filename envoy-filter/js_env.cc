@@ -47,7 +47,7 @@ void initProcess() {
   if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   using namespace node::ProcessInitializationFlags;
   g_process = node::InitializeOncePerProcess(
-      {"nodevoy"}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
+      {"nodevoy", "--no-force-async-hooks-checks"}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
                     kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
   if (!g_process || g_process->early_return() || !g_process->errors().empty()) {
     g_process_error = "Node.js process initialisation failed";
@@ -75,6 +75,19 @@ std::string describe(napi_env env, napi_value v) {
   return out;
 }
 
+
+// Loading a bundle runs its module code (npm dependencies included): a longer budget than a handler's.
+class LoadBudget {
+ public:
+  explicit LoadBudget(uint32_t& budget) : budget_(budget), saved_(budget) { budget_ = 10000; }
+  ~LoadBudget() { budget_ = saved_; }
+  LoadBudget(const LoadBudget&) = delete;
+  LoadBudget& operator=(const LoadBudget&) = delete;
+
+ private:
+  uint32_t& budget_;
+  uint32_t saved_;
+};
 
 }  // namespace
 
@@ -151,6 +164,7 @@ bool JsEnv::create(bool worker, std::string* error) {
   uv_async_init(setup_->event_loop(), &keepalive_, [](uv_async_t*) {});
   keepalive_open_ = true;
   if (worker) pump_ = std::make_unique<LoopPump>(setup_->event_loop());
+  watchdog_ = std::make_unique<Watchdog>(isolate);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   logInfo("nodevoy: Node.js environment ready on " + std::string(worker ? "a worker" : "the main thread") + " in " +
           std::to_string(ms) + " ms");
@@ -158,7 +172,8 @@ bool JsEnv::create(bool worker, std::string* error) {
 }
 
 JsEnv::~JsEnv() {
-  pump_.reset();  // join the helper before the loop goes
+  pump_.reset();  // join the helpers before the loop and isolate go
+  watchdog_.reset();
   if (setup_) {
     if (keepalive_open_) uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
     {
@@ -202,7 +217,20 @@ napi_value JsEnv::callApi(Fn which, size_t argc, const napi_value* argv, std::st
   napi_get_reference_value(napi_, fns_[which], &fn);
   // make_callback: on return Node runs process.nextTick callbacks and drains microtasks, so an
   // `await` that needs no I/O settles before the hook returns.
-  if (napi_make_callback(napi_, async_, recv, fn, argc, argv, &result) != napi_ok) {
+  WatchdogScope watchdog(watchdog_.get(), budget_ms_);
+  napi_status status = napi_make_callback(napi_, async_, recv, fn, argc, argv, &result);
+  terminated_ = watchdog.terminated();  // cancels the termination before anything else runs JS
+  if (terminated_) {
+    bool pending = false;
+    napi_is_exception_pending(napi_, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(napi_, &exc);
+    }
+    if (error) *error = "JS ran past its synchronous time budget of " + std::to_string(budget_ms_) + " ms and was stopped";
+    return nullptr;
+  }
+  if (status != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(napi_, &pending);
     if (pending) {
@@ -262,8 +290,10 @@ JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* erro
     return {};
   }
   NapiScope scope(napi_);
-  napi_value argv[3] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson())};
-  napi_value state = callApi(kLoad, 3, argv, error);
+  LoadBudget budget(budget_ms_);
+  napi_value argv[4] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson()),
+                        num(config.asyncBudgetMs())};
+  napi_value state = callApi(kLoad, 4, argv, error);
   if (!state || !waitLoaded(state, config.modulePath(), error)) return {};
   Instance inst;
   napi_value v;
@@ -293,6 +323,7 @@ bool JsEnv::checkRoute(const std::string& filter_name, const std::string& module
     return false;
   }
   NapiScope scope(napi_);
+  LoadBudget budget(budget_ms_);
   napi_value argv[3] = {str(filter_name), str(module), str(json)};
   napi_value state = callApi(kCheckRoute, 3, argv, error);
   return state && waitLoaded(state, module.empty() ? "filter " + filter_name : module, error);
@@ -314,6 +345,10 @@ bool JsEnv::ensureRoute(int instance, uint64_t route, const std::string& json, s
 }
 
 Outcome JsEnv::toOutcome(napi_value r, const char* what, const std::string& error) {
+  if (!r && terminated_) {
+    logError(std::string("nodevoy: ") + what + ": " + error);
+    return Outcome::Timeout;
+  }
   if (!r) {
     logError(std::string("nodevoy: ") + what + " failed: " + error);
     return Outcome::Failed;
@@ -382,7 +417,12 @@ void JsEnv::afterHook() {
 
 void JsEnv::runLoop() {
   if (exited_) return;
-  uv_run(setup_->event_loop(), UV_RUN_NOWAIT);
+  {
+    WatchdogScope watchdog(watchdog_.get(), budget_ms_);
+    uv_run(setup_->event_loop(), UV_RUN_NOWAIT);
+    if (watchdog.terminated())
+      logError("nodevoy: JS run from the event loop (a timer or I/O callback) ran past " + std::to_string(budget_ms_) + " ms and was stopped");
+  }
   if (pump_) pump_->ran(uv_backend_timeout(setup_->event_loop()));
 }
 

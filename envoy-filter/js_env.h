@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "envoy-filter/loop_pump.h"
+#include "envoy-filter/watchdog.h"
 #include "envoy-filter/outcome.h"
 
 namespace nodevoy {
@@ -85,6 +86,8 @@ class JsEnv {
   napi_env napi() const { return napi_; }
   v8::Isolate* isolate() const { return setup_->isolate(); }
   int workerIndex() const { return worker_index_; }
+  // The synchronous time budget of the next calls into JS (the running filter's sync_budget_ms).
+  void setSyncBudget(uint32_t ms) { budget_ms_ = ms; }
   // Accounting of body bytes copied into the JS heap (tests and the price list check views copy none).
   void countCopied(size_t n) { copied_ += n; }
   uint64_t bytesCopiedToJs() const { return copied_; }
@@ -115,6 +118,9 @@ class JsEnv {
   uv_async_t keepalive_{};
   bool keepalive_open_ = false;
   std::unique_ptr<LoopPump> pump_;
+  std::unique_ptr<Watchdog> watchdog_;
+  uint32_t budget_ms_ = 100;
+  bool terminated_ = false;  // the last call was stopped by the watchdog
   std::unordered_map<uint32_t, StreamFilter*> streams_;
   uint32_t next_stream_ = 1;
   std::map<uint64_t, Instance> instances_;  // by filter config id

@@ -4,7 +4,8 @@
 
 namespace nodevoy {
 
-enum class Outcome : uint32_t { Continue = 0, Reply = 1, Failed = 2, Pending = 3 };
+// Timeout: the handler ran past its synchronous budget (terminated) or its promise past its async budget.
+enum class Outcome : uint32_t { Continue = 0, Reply = 1, Failed = 2, Pending = 3, Timeout = 4 };
 
 // A handler slot. Even values are the request direction, odd the response direction; bit (1 << phase)
 // of an instance's handler mask says the filter defines that handler.

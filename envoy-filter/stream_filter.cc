@@ -72,8 +72,12 @@ StreamFilter::~StreamFilter() {
 
 int StreamFilter::onHeaders(int direction, bool end_stream) {
   if (!env_) {
-    if (direction == 0) sendFailure("nodevoy_unavailable");
-    return direction == 0 ? kStopIteration : kContinue;
+    if (direction != 0 || answered_) return kContinue;
+    countFailure("unavailable");
+    if (config_.failOpen()) return kContinue;
+    answered_ = true;
+    sendFailure("nodevoy_unavailable");
+    return kStopIteration;
   }
   Direction& d = dirs_[direction];
   d.end_seen = end_stream;
@@ -105,7 +109,7 @@ int StreamFilter::onData(int direction, bool end_stream) {
   }
   if (!has(phaseOf(1, direction))) return kContinue;
   in_data_hook_ = direction;
-  Outcome o = runChunks(direction, true, end_stream);
+  Outcome o = applyPolicy(runChunks(direction, true, end_stream));
   in_data_hook_ = -1;
   Result r = o == Outcome::Continue ? Result::Go : answer(o);
   env_->afterHook();
@@ -218,6 +222,7 @@ void StreamFilter::openStream() {
 }
 
 Outcome StreamFilter::call(Phase phase) {
+  env_->setSyncBudget(config_.syncBudgetMs());
   openStream();
   if (route_failed_) return Outcome::Failed;
   const auto t0 = std::chrono::steady_clock::now();
@@ -230,6 +235,7 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
   BodyBuffers body(envoy_, direction, received);
   auto chunks = body.chunks(received);
   if (chunks.empty() && !end) return Outcome::Continue;
+  env_->setSyncBudget(config_.syncBudgetMs());
   openStream();
   if (route_failed_) return Outcome::Failed;
   const Phase phase = phaseOf(1, direction);
@@ -271,7 +277,14 @@ StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
   return complete(phase, o, hook);
 }
 
+Outcome StreamFilter::applyPolicy(Outcome outcome) {
+  if (outcome != Outcome::Failed && outcome != Outcome::Timeout) return outcome;
+  countFailure(outcome == Outcome::Timeout ? "timeout" : "handler");
+  return config_.failOpen() ? Outcome::Continue : outcome;  // fail_open: the stream goes on untouched
+}
+
 StreamFilter::Result StreamFilter::complete(Phase phase, Outcome outcome, Hook hook) {
+  outcome = applyPolicy(outcome);
   if (outcome != Outcome::Continue) return answer(outcome);
   const int direction = directionOf(phase);
   Direction& d = dirs_[direction];
@@ -281,8 +294,8 @@ StreamFilter::Result StreamFilter::complete(Phase phase, Outcome outcome, Hook h
       // Chunks that arrived while the headers handler was parked go through the chunk handler now.
       d.deferred_data = false;
       const bool with_received = in_data_hook_ == direction;
-      Outcome o = runChunks(direction, false, d.data_end && !with_received);
-      if (o == Outcome::Continue && with_received) o = runChunks(direction, true, d.data_end);
+      Outcome o = applyPolicy(runChunks(direction, false, d.data_end && !with_received));
+      if (o == Outcome::Continue && with_received) o = applyPolicy(runChunks(direction, true, d.data_end));
       if (o != Outcome::Continue) return answer(o);
     }
     if (d.deferred_trailers) {
@@ -303,7 +316,6 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
   if (dirs_[1].headers_passed) {
     // The client already has a status line: a reply cannot replace it, so the stream is reset (as Envoy
     // does for a local reply after response headers), never completed as if nothing happened.
-    if (outcome != Outcome::Reply) countFailure("handler");
     logError("nodevoy: filter \"" + config_.filterName() + "\" answered after the response headers were sent; resetting the stream");
     envoy_dynamic_module_callback_http_filter_reset_stream(envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
                                                           moduleBuffer("nodevoy_reply_after_response_headers"));
@@ -320,7 +332,11 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
                                                      moduleBuffer(r.body), moduleBuffer(r.details));
     return Result::Answered;
   }
-  countFailure("handler");
+  if (outcome == Outcome::Timeout) {
+    static const std::string body = "nodevoy: the filter did not finish in time\n";
+    envoy_dynamic_module_callback_http_send_response(envoy_, 504, nullptr, 0, moduleBuffer(body), moduleBuffer("nodevoy_handler_timeout"));
+    return Result::Answered;
+  }
   sendFailure("nodevoy_handler_failed");
   return Result::Answered;
 }
@@ -346,7 +362,7 @@ void StreamFilter::resumeSettled() {
 
 void StreamFilter::sendFailure(const std::string& details) {
   static const std::string body = "nodevoy: the filter failed to process this request\n";
-  envoy_dynamic_module_callback_http_send_response(envoy_, 500, nullptr, 0, moduleBuffer(body), moduleBuffer(details));
+  envoy_dynamic_module_callback_http_send_response(envoy_, config_.failureStatus(), nullptr, 0, moduleBuffer(body), moduleBuffer(details));
 }
 
 void StreamFilter::countFailure(const char* kind) {

@@ -81,6 +81,7 @@ class StreamFilter {
   void openStream();
   void recordJsTime(Phase phase, uint64_t micros);
   Result answer(Outcome outcome);
+  Outcome applyPolicy(Outcome outcome);
   void resumeSettled();
   bool has(Phase p) const { return handlers_ & (1u << static_cast<uint32_t>(p)); }
   void sendFailure(const std::string& details);

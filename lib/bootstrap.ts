@@ -7,6 +7,9 @@ import { createRuntime, describeError } from './runtime';
 declare const process: NodeJS.Process & { _linkedBinding(name: string): unknown };
 const native = process._linkedBinding('nodevoy') as NativeBinding;
 
+// Failures are logged with TypeScript positions when the bundle ships source maps.
+process.setSourceMapsEnabled(true);
+
 // console.* lands in Envoy's log at the matching level; disabled levels cost one native call, no formatting.
 const consoleLevels = { trace: 0, debug: 1, log: 2, info: 2, warn: 3, error: 4 } as const;
 for (const [method, level] of Object.entries(consoleLevels)) {

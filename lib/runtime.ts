@@ -23,6 +23,7 @@ export const enum Outcome {
   Reply = 1,
   Failed = 2,
   Pending = 3,
+  Timeout = 4,
 }
 /** Handler slots shared with native (envoy-filter/outcome.h): even request, odd response. */
 export const enum Phase {
@@ -54,6 +55,8 @@ interface Instance {
   readonly config: unknown;
   /** Merged configs by per-route config id, parsed once per route in this environment. */
   readonly routes: Map<number, unknown>;
+  /** A parked handler not settled after this long is abandoned (the stream gets 504 or continues under fail_open). */
+  readonly asyncBudgetMs: number;
 }
 
 /** What native polls while a (possibly asynchronous) load runs. */
@@ -118,7 +121,7 @@ export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknow
 
 /** What native calls (through the object handed to registerApi); see envoy-filter/js_env.cc. */
 export interface RuntimeApi {
-  load(path: string, filterName: string, configJson: string): LoadState;
+  load(path: string, filterName: string, configJson: string, asyncBudgetMs?: number): LoadState;
   metrics(index: number): string;
   checkRoute(filterName: string, modulePath: string, configJson: string): LoadState;
   route(index: number, routeId: number, configJson: string): string;
@@ -315,9 +318,9 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       }
     }
 
-    close(): void {
+    /** The stream ended, or its handler was abandoned: everything pending on it fails with `reason`. */
+    close(reason: unknown = new StreamClosedError('stream')): void {
       this.closed = true;
-      const reason = new StreamClosedError('stream');
       this.controller?.abort(reason);
       for (const b of this.bodies) b?.abort(reason);
       for (const f of this.fetches?.values() ?? []) {
@@ -363,7 +366,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
   return {
     /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
-    load(path: string, filterName: string, configJson: string): LoadState {
+    load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000): LoadState {
       const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
       return loadState(async () => {
         const raw: unknown = JSON.parse(configJson);
@@ -375,7 +378,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
           throw schemaError('filter_config.config', e);
         }
         metricDeclarationsJson(def.metrics);  // bad declarations fail the load
-        instances.push({ name: filterName, path, def, config, routes: new Map() });
+        instances.push({ name: filterName, path, def, config, routes: new Map(), asyncBudgetMs });
         state.index = instances.length - 1;
         state.handlers = HANDLERS.reduce((bits, h, i) => (def[h] ? bits | (1 << i) : bits), 0);
       }, state);
@@ -431,9 +434,28 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         return s.fail(name, e, 'threw');
       }
       if (!isThenable(result)) return s.outcome();
+      let done = false;
+      const budget = s.instance.asyncBudgetMs;
+      const deadline = setTimeout(() => {
+        if (done || s.closed) return;
+        done = true;
+        log(Level.Error, `[nodevoy][${s.instance.name}][${s.id}] ${name} handler did not settle within ${budget} ms; abandoned`);
+        s.close(new DOMException(`${name} exceeded its ${budget} ms budget`, 'TimeoutError'));
+        native.settle(s.id, phase, Outcome.Timeout);
+      }, budget);
       result.then(
-        () => { if (!s.closed) native.settle(s.id, phase, s.outcome()); },
-        (e: unknown) => { if (!s.closed) native.settle(s.id, phase, s.fail(name, e, 'rejected')); },
+        () => {
+          if (done) return;
+          done = true;
+          clearTimeout(deadline);
+          if (!s.closed) native.settle(s.id, phase, s.outcome());
+        },
+        (e: unknown) => {
+          if (done) return;
+          done = true;
+          clearTimeout(deadline);
+          if (!s.closed) native.settle(s.id, phase, s.fail(name, e, 'rejected'));
+        },
       );
       return Outcome.Pending;
     },

@@ -138,7 +138,8 @@ Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t st
 Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t phase, uint32_t outcome) {
   JsEnv* env = JsEnv::from(info.Env());
   StreamFilter* s = env ? env->stream(stream) : nullptr;
-  if (s && phase < static_cast<uint32_t>(kPhases) && outcome <= static_cast<uint32_t>(Outcome::Failed))
+  if (s && phase < static_cast<uint32_t>(kPhases) && outcome <= static_cast<uint32_t>(Outcome::Timeout) &&
+      outcome != static_cast<uint32_t>(Outcome::Pending))
     s->settle(static_cast<Phase>(phase), static_cast<Outcome>(outcome));
   return info.Env().Undefined();
 }

@@ -18,7 +18,7 @@ export interface NativeBinding {
   removeHeader(stream: number, kind: number, name: string): boolean;
   /** Records a local reply for the stream; native sends it from the stream's own hook. */
   respond(stream: number, status: number, headers: string[], body: string | Uint8Array | null, details: string): void;
-  /** A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker. */
+  /** A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed, 4 timed out): native resumes the stream on its worker. */
   settle(stream: number, phase: number, outcome: number): void;
   /** The whole body of a direction (0 request, 1 response) as a copy if it has fully arrived; undefined means native delivers it later through api.body. Throws once the headers went on. */
   readBody(stream: number, direction: number): Uint8Array | undefined;

@@ -23,7 +23,7 @@ Napi::Value addHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
 Napi::Value removeHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name);
 // Records a local reply for the stream; native sends it from the stream's own hook.
 Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t status, std::vector<std::string> headers, std::string body, std::string details);
-// A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed): native resumes the stream on its worker.
+// A parked handler of `phase` finished (0 continue, 1 reply recorded, 2 failed, 4 timed out): native resumes the stream on its worker.
 Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t phase, uint32_t outcome);
 // The whole body of a direction (0 request, 1 response) as a copy if it has fully arrived; undefined means native delivers it later through api.body. Throws once the headers went on.
 Napi::Value readBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction);

@@ -1,0 +1,93 @@
+// Filters that fail in every way a handler can, for test/runtime.containment.test.mjs.
+const { defineFilter } = require('nodevoy');
+
+const aborted = { count: 0, reasons: [] };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+exports.failing = defineFilter({
+  async onRequestHeaders(req, ctx) {
+    const mode = req.headers.get('x-mode') ?? 'ok';
+    ctx.signal.addEventListener('abort', () => {
+      aborted.count++;
+      aborted.reasons.push(String(ctx.signal.reason?.name));
+    });
+    switch (mode) {
+      case 'throw': throw new Error('boom');
+      case 'reject': await sleep(5); throw new Error('late boom');
+      case 'spin': for (;;) {}  // never returns: the watchdog must stop it
+      case 'spin-after-await': await sleep(5); for (;;) {}
+      case 'hang': await new Promise(() => {}); break;  // never settles: the async budget must end it
+      case 'timer-spin': setTimeout(() => { for (;;) {} }, 1); break;  // a runaway timer callback
+      case 'exit': process.exit(3);
+      case 'report':
+        req.headers.set('x-aborted', `${aborted.count}:${aborted.reasons.join(',')}`);
+        break;
+      default: break;
+    }
+  },
+});
+
+// Bad input at the boundary: each attempt must throw a typed error at the call site and change nothing.
+exports.boundary = defineFilter({
+  onRequestHeaders(req, ctx) {
+    const results = [];
+    const attempt = (name, fn) => {
+      try {
+        fn();
+        results.push(`${name}=ok`);
+      } catch (e) {
+        results.push(`${name}=${e.name}`);
+      }
+    };
+    attempt('crlf', () => req.headers.set('x-a', 'v\r\nx-injected: 1'));
+    attempt('nul', () => req.headers.set('x-a', 'v\0'));
+    attempt('badname', () => req.headers.set('bad name', 'v'));
+    attempt('nonstring', () => req.headers.set('x-a', 42));
+    attempt('status', () => ctx.respond(99));
+    attempt('status-float', () => ctx.respond(200.5));
+    attempt('reply-header', () => ctx.respond(403, 'x', { 'x-b': 'a\nb' }));
+    attempt('metadata', () => ctx.metadata.set('ns', 'k', { nested: true }));
+    attempt('attribute', () => ctx.attribute('no.such.attribute'));
+    attempt('fetch-cluster', () => { ctx.fetch('', '/'); });
+    req.headers.set('x-results', results.join(' '));
+    ctx.saved = req;
+  },
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-late', 'set');
+    ctx.keep = ctx;
+  },
+});
+
+// Keeps a chunk view and hands it back later: a detached buffer must be refused, not read.
+let kept;
+exports.detached = defineFilter({
+  onRequestData(chunk, ctx) {
+    if (!kept) {
+      kept = chunk.bytes;
+      return undefined;
+    }
+    const stale = kept;
+    kept = undefined;
+    try {
+      return stale;  // detached: the runtime refuses it
+    } finally {
+      ctx.log.info('returned a stale view');
+    }
+  },
+});
+
+// Calls on a stream after it completed throw StreamClosedError.
+let saved;
+exports.afterClose = defineFilter({
+  onRequestHeaders(req, ctx) {
+    if (req.headers.get('x-check') && saved) {
+      const out = [];
+      for (const fn of [() => saved.req.headers.get('x'), () => saved.ctx.respond(200), () => saved.ctx.metadata.get('a', 'b')]) {
+        try { fn(); out.push('ok'); } catch (e) { out.push(e.name); }
+      }
+      req.headers.set('x-after-close', out.join(','));
+      return;
+    }
+    saved = { req, ctx };
+  },
+});

@@ -1,0 +1,112 @@
+// Failure containment (issue 6): failure policy, time budgets, process.exit, boundary validation,
+// stream death; each through the ABI host over real HTTP.
+import t from 'tap';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request, adminGet, runHostExpectFailure, hostConfig, freePort, resetAfter, sleep } from './lib/harness.mjs';
+import { withHost } from './lib/setup.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bundle = path.join(here, 'js', 'containment.cjs');
+const js = (filterName, policy = {}, config = {}) => ({ module: 'nodevoy', filterName, config: { module: bundle, config, ...policy } });
+
+t.test('failure policy: fail_closed answers with the configured status, fail_open continues; counted by kind', async (t) => {
+  const closed = await withHost(t, { filters: [js('failing')] });
+  const r1 = await request(closed.port, { path: '/t', headers: { 'x-mode': 'throw' } });
+  t.equal(r1.status, 500, 'default: 500');
+  const r2 = await request(closed.port, { path: '/r', headers: { 'x-mode': 'reject' } });
+  t.equal(r2.status, 500, 'a rejected promise too');
+  const stats = await adminGet(closed.adminPort, '/stats');
+  t.match(stats, /^dynamicmodulescustom\.failing\.nodevoy\.errors\.kind\.handler: 2$/m, 'failures counted by kind');
+
+  const custom = await withHost(t, { filters: [js('failing', { failure_status: 503 })] });
+  t.equal((await request(custom.port, { path: '/t', headers: { 'x-mode': 'throw' } })).status, 503, 'failure_status');
+
+  const open = await withHost(t, { filters: [js('failing', { failure_mode: 'fail_open' })] });
+  const r3 = await request(open.port, { path: '/open', headers: { 'x-mode': 'throw' } });
+  t.equal(r3.status, 200, 'fail_open: the request went on');
+  t.equal(open.up.requests.at(-1).path, '/open');
+  t.match(open.host.stderr(), /onRequestHeaders handler threw: Error: boom/, 'logged with its stack');
+});
+
+t.test('sync budget: a runaway handler is terminated, answered 504, and the environment keeps serving', async (t) => {
+  const { port, adminPort } = await withHost(t, { filters: [js('failing', { sync_budget_ms: 50, async_budget_ms: 1000 })], hostOpts: { concurrency: 1 } });
+  const t0 = Date.now();
+  const r = await request(port, { path: '/spin', headers: { 'x-mode': 'spin' } });
+  t.equal(r.status, 504);
+  t.ok(Date.now() - t0 < 5000, 'stopped promptly');
+  const r2 = await request(port, { path: '/spin2', headers: { 'x-mode': 'spin-after-await' } });
+  t.ok([504].includes(r2.status), 'a loop after an await is stopped too');
+  for (let i = 0; i < 3; i++) t.equal((await request(port, { path: `/ok${i}` })).status, 200, 'the same worker serves on');
+  const timer = await request(port, { path: '/ts', headers: { 'x-mode': 'timer-spin' } });
+  t.equal(timer.status, 200);
+  await sleep(200);
+  t.equal((await request(port, { path: '/after-timer' })).status, 200, 'a runaway timer callback is stopped too');
+  const stats = await adminGet(adminPort, '/stats');
+  t.match(stats, /^dynamicmodulescustom\.failing\.nodevoy\.errors\.kind\.timeout: [12]$/m);
+
+  const open = await withHost(t, { filters: [js('failing', { sync_budget_ms: 50, failure_mode: 'fail_open' })], hostOpts: { concurrency: 1 } });
+  t.equal((await request(open.port, { path: '/spin', headers: { 'x-mode': 'spin' } })).status, 200, 'fail_open continues after termination');
+});
+
+t.test('async budget: a promise that never settles is abandoned with 504 and its signal aborted', async (t) => {
+  const { port } = await withHost(t, { filters: [js('failing', { async_budget_ms: 150 })], hostOpts: { concurrency: 1 } });
+  const t0 = Date.now();
+  const r = await request(port, { path: '/hang', headers: { 'x-mode': 'hang' } });
+  t.equal(r.status, 504);
+  t.ok(Date.now() - t0 >= 140, 'after the budget');
+  const rep = await request(port, { path: '/report', headers: { 'x-mode': 'report' } });
+  t.match(rep.status, 200);
+});
+
+t.test('stream death: a client reset while a handler awaits aborts its signal', async (t) => {
+  const { port, up } = await withHost(t, { filters: [js('failing', { async_budget_ms: 60000 })], hostOpts: { concurrency: 1 } });
+  await resetAfter(port, 'GET /h HTTP/1.1\r\nhost: x\r\nx-mode: hang\r\n\r\n', 100);
+  await sleep(100);
+  const rep = await request(port, { path: '/report', headers: { 'x-mode': 'report' } });
+  t.equal(rep.status, 200);
+  t.match(up.requests.at(-1).headers['x-aborted'], /^1:StreamClosedError/, 'the abandoned handler saw its signal abort');
+});
+
+t.test('process.exit(): the environment is replaced; only the streams it held fail', async (t) => {
+  const { port, host } = await withHost(t, { filters: [js('failing')], hostOpts: { concurrency: 1 } });
+  t.equal((await request(port, { path: '/before' })).status, 200);
+  const r = await request(port, { path: '/exit', headers: { 'x-mode': 'exit' } });
+  t.equal(r.status, 500, 'the stream that called exit fails');
+  for (let i = 0; i < 3; i++) t.equal((await request(port, { path: `/after${i}` })).status, 200, 'later streams get a fresh environment');
+  t.match(host.stderr(), /process\.exit\(3\)/);
+});
+
+t.test('bad input at the boundary: typed errors at the call site, nothing corrupt on the wire', async (t) => {
+  const { port, up } = await withHost(t, { filters: [js('boundary')] });
+  const r = await request(port, { path: '/b' });
+  t.equal(r.status, 200);
+  const seen = up.requests.at(-1).headers;
+  t.equal(seen['x-results'], [
+    'crlf=InvalidHeaderError', 'nul=InvalidHeaderError', 'badname=InvalidHeaderError', 'nonstring=InvalidHeaderError',
+    'status=InvalidResponseError', 'status-float=InvalidResponseError', 'reply-header=InvalidHeaderError',
+    'metadata=TypeError', 'attribute=TypeError', 'fetch-cluster=ok',
+  ].join(' '));
+  t.notOk('x-injected' in seen, 'no header injected');
+  t.notOk('x-a' in seen, 'no partial write');
+  t.equal(r.headers['x-late'], 'set');
+
+  const d = await withHost(t, { filters: [js('detached')] });
+  const dr = await request(d.port, { method: 'POST', path: '/d', body: ['first-chunk', 'second-chunk'] });
+  t.equal(dr.status, 500, 'returning a detached view fails the stream (typed error), never reads freed memory');
+});
+
+t.test('calls on a completed stream throw StreamClosedError', async (t) => {
+  const { port, up } = await withHost(t, { filters: [js('afterClose')], hostOpts: { concurrency: 1 } });
+  await request(port, { path: '/first' });
+  await request(port, { path: '/second', headers: { 'x-check': '1' } });
+  t.equal(up.requests.at(-1).headers['x-after-close'], 'StreamClosedError,StreamClosedError,StreamClosedError');
+});
+
+t.test('config errors name the cause: failure_mode and budgets', async (t) => {
+  const port = await freePort();
+  const bad = await runHostExpectFailure(hostConfig({ port, filters: [js('failing', { failure_mode: 'sometimes' })], clusters: { upstream: 1 } }));
+  t.match(bad.stderr, /failure_mode must be "fail_closed" or "fail_open"/);
+  const bad2 = await runHostExpectFailure(hostConfig({ port, filters: [js('failing', { sync_budget_ms: 0 })], clusters: { upstream: 1 } }));
+  t.match(bad2.stderr, /sync_budget_ms must be an integer from 1/);
+});
