@@ -10,6 +10,7 @@
 
 #include "envoy-filter/filter_config.h"
 #include "envoy-filter/log.h"
+#include "envoy-filter/stream_filter.h"
 #include "native/generated/binding.gen.h"
 
 namespace nodevoy {
@@ -21,6 +22,8 @@ std::unique_ptr<node::InitializationResult> g_process;
 std::string g_process_error;
 std::mutex g_create_mu;  // Node 18 mutates a process-global builtin map while creating environments
 thread_local std::unique_ptr<JsEnv> t_env;
+// Environments replaced after process.exit(), kept until the streams they held are gone.
+thread_local std::vector<std::unique_ptr<JsEnv>> t_retired;
 thread_local JsEnv* t_creating = nullptr;
 
 std::string soDirectory() {
@@ -92,6 +95,12 @@ class LoadBudget {
 }  // namespace
 
 JsEnv* JsEnv::forThisThread(bool worker, std::string* error) {
+  if (t_env && t_env->exited_ && worker) {
+    // process.exit() stopped this worker's environment: retire it (its streams fail per policy) and
+    // serve new streams from a fresh one.
+    t_env->retire();
+    t_retired.push_back(std::move(t_env));
+  }
   if (t_env) return t_env.get();
   std::unique_ptr<JsEnv> env(new JsEnv());  // private constructor: only this factory makes environments
   if (!env->create(worker, error)) return nullptr;
@@ -99,7 +108,23 @@ JsEnv* JsEnv::forThisThread(bool worker, std::string* error) {
   return t_env.get();
 }
 
-void JsEnv::releaseThisThread() { t_env.reset(); }
+void JsEnv::releaseThisThread() {
+  t_env.reset();
+  t_retired.clear();
+}
+
+void JsEnv::reapRetired() {
+  std::erase_if(t_retired, [](const std::unique_ptr<JsEnv>& e) { return e->streams_.empty(); });
+}
+
+void JsEnv::retire() {
+  // Leave the isolate so the next environment can enter its own; the destructor re-enters it.
+  context_scope_.reset();
+  handle_scope_.reset();
+  isolate_scope_.reset();
+  locker_.reset();
+  retired_ = true;
+}
 
 JsEnv* JsEnv::from(napi_env env) {
   void* data = nullptr;
@@ -142,8 +167,11 @@ bool JsEnv::create(bool worker, std::string* error) {
   node::SetProcessExitHandler(setup_->env(), [this](node::Environment* env, int code) {
     // process.exit() must not end Envoy: this environment stops running JS instead.
     exited_ = true;
-    logError("nodevoy: process.exit(" + std::to_string(code) + ") called by filter code; this worker's environment stops");
+    logError("nodevoy: process.exit(" + std::to_string(code) + ") called by filter code; this worker's environment stops"
+             " and a fresh one serves new streams");
     node::Stop(env);
+    pump_.reset();  // nothing runs this loop any more
+    for (auto& [id, s] : streams_) s->environmentGone();  // parked streams fail per policy, from their own hooks
   });
 
   const std::string path = bootstrapPath();
@@ -174,6 +202,17 @@ bool JsEnv::create(bool worker, std::string* error) {
 JsEnv::~JsEnv() {
   pump_.reset();  // join the helpers before the loop and isolate go
   watchdog_.reset();
+  // A retired environment left its isolate for the next one: enter it again for the teardown.
+  std::optional<v8::Locker> locker;
+  std::optional<v8::Isolate::Scope> isolate_scope;
+  std::optional<v8::HandleScope> handle_scope;
+  std::optional<v8::Context::Scope> context_scope;
+  if (retired_ && setup_) {
+    locker.emplace(setup_->isolate());
+    isolate_scope.emplace(setup_->isolate());
+    handle_scope.emplace(setup_->isolate());
+    context_scope.emplace(setup_->context());
+  }
   if (setup_) {
     if (keepalive_open_) uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
     {
@@ -189,6 +228,10 @@ JsEnv::~JsEnv() {
   handle_scope_.reset();
   isolate_scope_.reset();
   locker_.reset();
+  context_scope.reset();
+  handle_scope.reset();
+  isolate_scope.reset();
+  locker.reset();
   setup_.reset();
 }
 

@@ -42,6 +42,8 @@ class JsEnv {
   static JsEnv* forThisThread(bool worker, std::string* error);
   // Destroys the calling thread's environment (main thread, when the last filter config goes).
   static void releaseThisThread();
+  // Destroys retired environments whose streams are all gone (worker thread).
+  static void reapRetired();
   static JsEnv* from(napi_env env);
 
   ~JsEnv();
@@ -96,6 +98,7 @@ class JsEnv {
  private:
   JsEnv() = default;
   bool create(bool worker, std::string* error);
+  void retire();
   enum Fn { kDispatch, kData, kBody, kCallout, kClosed, kLoad, kCheckRoute, kRoute, kMetrics, kFnCount };
   napi_value callApi(Fn fn, size_t argc, const napi_value* argv, std::string* error);
   // Runs the loop until a LoadState-shaped object reports done; false (with *error) on failure.
@@ -128,6 +131,7 @@ class JsEnv {
   int worker_index_ = -1;
   uint64_t copied_ = 0;
   bool exited_ = false;  // process.exit() was called: the environment runs no more JS
+  bool retired_ = false;  // replaced by a fresh environment on this thread; scopes left
 };
 
 }  // namespace nodevoy

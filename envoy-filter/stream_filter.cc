@@ -66,6 +66,17 @@ StreamFilter::~StreamFilter() {
   env_->removeStream(id_);
   if (env_->pump()) env_->pump()->withdraw(scheduler_);  // the helper never commits on a deleted scheduler
   envoy_dynamic_module_callback_http_filter_scheduler_delete(scheduler_);
+  if (!env_->alive()) JsEnv::reapRetired();
+}
+
+void StreamFilter::environmentGone() {
+  bool any = false;
+  for (auto& d : dirs_)
+    if (d.parked && !d.settled) {
+      d.settled = Outcome::Failed;
+      any = true;
+    }
+  if (any && !deferring_ && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
 // ---- hooks ----
@@ -94,6 +105,7 @@ int StreamFilter::onHeaders(int direction, bool end_stream) {
 
 int StreamFilter::onData(int direction, bool end_stream) {
   if (!env_ || answered_) return kContinue;
+  if (!env_->alive() && !dirs_[direction].parked) return kContinue;  // handled by the headers phase's failure
   Direction& d = dirs_[direction];
   if (end_stream) d.end_seen = d.data_end = true;
   if (d.parked) {
@@ -118,6 +130,7 @@ int StreamFilter::onData(int direction, bool end_stream) {
 
 int StreamFilter::onTrailers(int direction) {
   if (!env_ || answered_) return kContinue;
+  if (!env_->alive() && !dirs_[direction].parked) return kContinue;
   Direction& d = dirs_[direction];
   d.end_seen = true;
   const Phase phase = phaseOf(2, direction);
@@ -146,7 +159,7 @@ void StreamFilter::onScheduled(uint64_t event_id) {
 
 void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_dynamic_module_type_envoy_http_header* headers,
                                  size_t header_count, const envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
-  if (!env_ || completed_) return;
+  if (!env_ || completed_ || !env_->alive()) return;
   {
     NapiScope scope(env_->napi());
     napi_env napi = env_->napi();
@@ -232,6 +245,7 @@ Outcome StreamFilter::call(Phase phase) {
 }
 
 Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
+  if (!env_->alive()) return Outcome::Failed;
   BodyBuffers body(envoy_, direction, received);
   auto chunks = body.chunks(received);
   if (chunks.empty() && !end) return Outcome::Continue;
@@ -261,7 +275,7 @@ void StreamFilter::recordJsTime(Phase phase, uint64_t micros) {
 StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
   Direction& d = dirs_[direction];
   d.body_delivered = true;
-  {
+  if (env_->alive()) {
     NapiScope scope(env_->napi());
     BodyBuffers body(envoy_, direction, in_data_hook_ == direction);
     env_->countCopied(body.size());

@@ -56,6 +56,8 @@ class StreamFilter {
   // A chunk handler's replacement for the chunks it was shown.
   bool replaceChunks(int direction, std::string_view data, std::string* error);
   void countFailure(const char* kind);
+  // The environment stopped (process.exit): parked handlers fail per policy from this stream's own hook.
+  void environmentGone();
 
  private:
   struct Direction {

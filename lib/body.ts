@@ -2,6 +2,7 @@ import type { NativeBinding } from './generated/binding';
 import type { StreamHandle } from './headers';
 import { nativeError } from './errors';
 import { StreamClosedError } from './errors';
+import { bytes as checkBytes } from './validate';
 
 /** One body chunk as it arrives. */
 export interface BodyChunk {
@@ -100,11 +101,10 @@ export class Body {
   }
 
   private rewrite(op: BodyOp, data: string | Uint8Array): void {
-    if (typeof data !== 'string' && !(data instanceof Uint8Array))
-      throw new TypeError(`Expected a string or Uint8Array body but received ${data === null ? 'null' : typeof data}`);
+    const checked = checkBytes(data, 'body');
     if (this.stream.closed) throw new StreamClosedError('body');
     try {
-      this.native.rewriteBody(this.stream.id, this.direction, op, data);
+      this.native.rewriteBody(this.stream.id, this.direction, op, checked);
     } catch (e) {
       throw nativeError(e);
     }

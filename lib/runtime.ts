@@ -13,7 +13,7 @@ import {
 import { HeaderKind, HeaderMap, type StreamHandle } from './headers';
 import { Body, makeChunk, type Direction } from './body';
 import { FetchError, InvalidResponseError, InvalidStateError, StreamClosedError, nativeError } from './errors';
-import { headerName, headerValue, status as checkStatus } from './validate';
+import { bytes as checkBytes, headerName, headerValue, status as checkStatus } from './validate';
 import { ATTRIBUTES, type AttributeName } from './attributes';
 import { makeMetrics, metricDeclarationsJson, type Metric } from './metrics';
 
@@ -196,7 +196,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         filterState: {
           get: (key) => native.getFilterState(stream.live('filterState.get'), String(key)),
           set: (key, value) => {
-            native.setFilterState(stream.live('filterState.set'), String(key), value);
+            native.setFilterState(stream.live('filterState.set'), String(key), checkBytes(value, 'filterState.set'));
           },
         },
         respond: (code, body, headers) => stream.respond(code, body, headers),
@@ -256,7 +256,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         const n = headerName(k);
         flat.push(n, headerValue(n, v));
       }
-      native.respond(this.id, checkStatus(code), flat, body ?? null, 'nodevoy_local_reply');
+      native.respond(this.id, checkStatus(code), flat, body === undefined ? null : checkBytes(body, 'ctx.respond'), 'nodevoy_local_reply');
       this.replied = true;
       return { status: code };
     }
@@ -479,7 +479,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
             continue;
           }
           parts ??= list.slice(0, i);
-          if (r !== null) parts.push(r as string | Uint8Array);
+          if (r !== null) parts.push(checkBytes(r, name));
         }
       } catch (e) {
         return s.fail(name, e, 'threw');

@@ -28,3 +28,20 @@ export function status(code: unknown, min = 200): number {
     throw new InvalidResponseError(`Expected an integer status from ${min} to 599 but received ${describe(code)}`);
   return code;
 }
+
+/** Bytes handed to native: a string or a live Uint8Array (a detached view, e.g. a chunk kept past its call, is refused). */
+export function bytes(value: unknown, what: string): string | Uint8Array {
+  if (typeof value === 'string') return value;
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what}: expected a string or Uint8Array but received ${describe(value)}`);
+  if (value.byteLength === 0 && isDetached(value)) throw new TypeError(`${what}: the Uint8Array's buffer is detached (a body chunk is only valid during its handler call; copy it to keep it)`);
+  return value;
+}
+
+function isDetached(view: Uint8Array): boolean {
+  try {
+    new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
