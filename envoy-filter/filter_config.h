@@ -64,7 +64,7 @@ class FilterConfig {
   size_t requests_ = 0, errors_ = 0, js_time_ = 0;
   bool fail_open_ = false;
   uint32_t failure_status_ = 500;
-  uint32_t sync_budget_ms_ = 100;
+  uint32_t sync_budget_ms_ = 250;
   uint32_t async_budget_ms_ = 15000;
 };
 

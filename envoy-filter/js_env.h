@@ -90,6 +90,8 @@ class JsEnv {
   int workerIndex() const { return worker_index_; }
   // The synchronous time budget of the next calls into JS (the running filter's sync_budget_ms).
   void setSyncBudget(uint32_t ms) { budget_ms_ = ms; }
+  // The last call into JS was stopped by the watchdog.
+  bool lastCallTerminated() const { return terminated_; }
   // Accounting of body bytes copied into the JS heap (tests and the price list check views copy none).
   void countCopied(size_t n) { copied_ += n; }
   uint64_t bytesCopiedToJs() const { return copied_; }
@@ -122,7 +124,7 @@ class JsEnv {
   bool keepalive_open_ = false;
   std::unique_ptr<LoopPump> pump_;
   std::unique_ptr<Watchdog> watchdog_;
-  uint32_t budget_ms_ = 100;
+  uint32_t budget_ms_ = 250;
   bool terminated_ = false;  // the last call was stopped by the watchdog
   std::unordered_map<uint32_t, StreamFilter*> streams_;
   uint32_t next_stream_ = 1;

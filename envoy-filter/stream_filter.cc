@@ -20,17 +20,17 @@ constexpr int kStopAndBuffer = 1;
 constexpr int kStopAndWatermark = 2;
 constexpr int kStopNoBuffer = 3;
 
-// Marks a JS call during which a settle is only recorded: the caller finishes the stream itself.
+// Marks a JS call during which a settle of `direction` is only recorded: the caller finishes it itself.
 class Deferring {
  public:
-  explicit Deferring(bool& flag) : flag_(flag), was_(flag) { flag_ = true; }
-  ~Deferring() { flag_ = was_; }
+  Deferring(int& slot, int direction) : slot_(slot), was_(slot) { slot_ = direction; }
+  ~Deferring() { slot_ = was_; }
   Deferring(const Deferring&) = delete;
   Deferring& operator=(const Deferring&) = delete;
 
  private:
-  bool& flag_;
-  bool was_;
+  int& slot_;
+  int was_;
 };
 
 uint64_t microsSince(std::chrono::steady_clock::time_point t0) {
@@ -71,12 +71,9 @@ StreamFilter::~StreamFilter() {
 
 void StreamFilter::environmentGone() {
   bool any = false;
-  for (auto& d : dirs_)
-    if (d.parked && !d.settled) {
-      d.settled = Outcome::Failed;
-      any = true;
-    }
-  if (any && !deferring_ && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+  for (auto& d : dirs_) any = any || (d.parked && !d.settled);
+  failParked(Outcome::Failed);
+  if (any && deferring_ == kNone && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
 // ---- hooks ----
@@ -183,8 +180,9 @@ void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_
       std::memcpy(static_cast<char*>(data) + at, chunks[i].ptr, chunks[i].length);
       at += chunks[i].length;
     }
-    Deferring deferring(deferring_);
+    Deferring deferring(deferring_, kAny);
     env_->calloutDone(id_, callout, result, flat, body);
+    if (env_->lastCallTerminated()) failParked(Outcome::Timeout);  // its awaiting handler cannot finish now
   }
   resumeSettled();
   env_->afterHook();
@@ -207,7 +205,7 @@ StreamFilter::Result StreamFilter::run(Phase phase, Hook hook, int direction) {
   d.settled.reset();
   Outcome o;
   {
-    Deferring deferring(deferring_);
+    Deferring deferring(deferring_, direction);
     o = call(phase);
   }
   if (o == Outcome::Pending && d.settled) o = *d.settled;  // settled inside the hook: no thread hop
@@ -280,8 +278,9 @@ StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
     BodyBuffers body(envoy_, direction, in_data_hook_ == direction);
     env_->countCopied(body.size());
     napi_value bytes = body.copyToJs(env_->napi(), env_->isolate());
-    Deferring deferring(deferring_);
+    Deferring deferring(deferring_, direction);
     env_->deliverBody(id_, direction, bytes);
+    if (env_->lastCallTerminated() && d.parked && !d.settled) d.settled = Outcome::Timeout;
   }
   if (!d.settled || !d.parked) return Result::Parked;
   const Phase phase = *d.parked;
@@ -356,11 +355,18 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
 }
 
 void StreamFilter::settle(Phase phase, Outcome outcome) {
-  Direction& d = dirs_[directionOf(phase)];
-  if (!d.parked && !deferring_) return;  // nothing awaits this settle (the stream was answered)
+  const int direction = directionOf(phase);
+  Direction& d = dirs_[direction];
+  const bool caller_reads = deferring_ == direction || deferring_ == kAny;
+  if (!d.parked && !caller_reads) return;  // nothing awaits this settle (the stream was answered)
   d.settled = outcome;
   // Inside a call whose caller finishes the stream? It reads settled. Otherwise resume from the stream's own hook.
-  if (!deferring_ && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+  if (!caller_reads && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+}
+
+void StreamFilter::failParked(Outcome outcome) {
+  for (auto& d : dirs_)
+    if (d.parked && !d.settled) d.settled = outcome;
 }
 
 void StreamFilter::resumeSettled() {

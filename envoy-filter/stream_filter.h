@@ -58,6 +58,7 @@ class StreamFilter {
   void countFailure(const char* kind);
   // The environment stopped (process.exit): parked handlers fail per policy from this stream's own hook.
   void environmentGone();
+  void failParked(Outcome outcome);
 
  private:
   struct Direction {
@@ -99,7 +100,8 @@ class StreamFilter {
   envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler_ = nullptr;
   Direction dirs_[2];
   int in_data_hook_ = -1;  // direction whose body hook is running (its received chunk exists)
-  bool deferring_ = false;  // inside a JS call whose caller reads a settle itself
+  int deferring_ = kNone;  // direction whose settles the running JS call's caller reads itself (kAny: both)
+  static constexpr int kNone = -1, kAny = 2;
   struct ChunkRun {
     int direction;
     bool received;

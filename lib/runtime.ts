@@ -353,7 +353,8 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
   function loadState(work: () => Promise<void>, state: LoadState): LoadState {
     work().then(
       () => { state.done = true; },
-      (e: unknown) => { state.error = e instanceof Error ? e.message : String(e); state.done = true; },
+      // Schema and lookup errors read best as their message; anything else (a SyntaxError in the bundle) with its stack.
+      (e: unknown) => { state.error = e instanceof Error && !(e instanceof SyntaxError) ? e.message : describeError(e); state.done = true; },
     );
     return state;
   }
@@ -443,6 +444,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         s.close(new DOMException(`${name} exceeded its ${budget} ms budget`, 'TimeoutError'));
         native.settle(s.id, phase, Outcome.Timeout);
       }, budget);
+      deadline.unref?.();  // the deadline alone must not keep a loop alive (the pump still sees it)
       result.then(
         () => {
           if (done) return;

@@ -1,10 +1,16 @@
 // Controllable time for filter tests: a TestClock whose timers fire only when the test says so.
 //
-// While a run that was given a clock is in progress, the clock replaces the globals setTimeout,
-// clearTimeout, setInterval, clearInterval and Date (Date.now() and `new Date()` with no argument).
-// Handlers that await those timers wait for `clock.advance(ms)`, `clock.next()` or `clock.runAll()`.
-// Not covered: setImmediate, process.nextTick and queueMicrotask (they are not time and stay real),
-// `node:timers/promises`, AbortSignal.timeout(), performance.now() and timers made by native code.
+// While runs with a clock (or with captureConsole) are in progress, the globals setTimeout, clearTimeout,
+// setInterval, clearInterval, Date and console.* are wrappers that look at the async context: code that
+// runs for a run — the filter's module and handlers, everything their promises continue into, the test's
+// upstream and cluster handlers — gets the run's clock (and log); any other code (the test framework)
+// gets the real functions. Handlers that await those timers wait for `clock.advance(ms)`, `clock.next()`
+// or `clock.runAll()`. Not covered: setImmediate, process.nextTick and queueMicrotask (they are not
+// time and stay real), `node:timers/promises`, AbortSignal.timeout(), performance.now(), timers made
+// by native code or captured before the run started (`const { setTimeout } = globalThis` at load time
+// is fine: it is the wrapper).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { format, promisify } from 'node:util';
 
 /** The real timer functions, captured when the kit loads; the kit schedules its own work with these. */
 export const real = {
@@ -15,6 +21,15 @@ export const real = {
   setImmediate: globalThis.setImmediate,
   Date: globalThis.Date,
 };
+
+/** What code running for a run sees: its clock, and where console lines go (captureConsole). */
+export interface RunContext {
+  clock?: Clock;
+  log?: (level: number, message: string) => void;
+}
+
+/** The async context of runs: the kit enters it around every call into filter or test code. */
+export const context = new AsyncLocalStorage<RunContext>();
 
 /** One turn of the event loop: every pending microtask and process.nextTick callback has run after it. */
 export function turn(): Promise<void> {
@@ -67,6 +82,7 @@ interface Timer {
   fn: (...args: unknown[]) => void;
   args: unknown[];
   handle: FakeTimeout;
+  ctx: RunContext | undefined;  // the async context the timer was made in: its callback runs in it
 }
 
 /** What the fake setTimeout returns: shaped like Node's Timeout (ref/unref/hasRef/refresh, a primitive id). */
@@ -96,8 +112,6 @@ function delayOf(ms: unknown): number {
   return n >= 1 && n <= MAX_DELAY ? Math.trunc(n) : 1;
 }
 
-let installed: { clock: Clock; count: number; saved: typeof real } | undefined;
-
 export class Clock implements TestClock {
   private time: number;
   private readonly timers = new Map<number, Timer>();
@@ -124,7 +138,7 @@ export class Clock implements TestClock {
     const id = this.nextId++;
     const delay = delayOf(ms);
     const handle = new FakeTimeout(this, id);
-    this.timers.set(id, { id, at: this.time + delay, seq: this.seq++, repeat: repeat ? delay : 0, fn, args, handle });
+    this.timers.set(id, { id, at: this.time + delay, seq: this.seq++, repeat: repeat ? delay : 0, fn, args, handle, ctx: context.getStore() });
     return handle;
   }
 
@@ -179,7 +193,7 @@ export class Clock implements TestClock {
       this.timers.delete(t.id);
     }
     try {
-      t.fn(...t.args);
+      context.run(t.ctx ?? { clock: this }, () => t.fn(...t.args));
     } catch (e) {
       errors.push(e);
     }
@@ -218,61 +232,75 @@ export class Clock implements TestClock {
       if (!(await this.next())) return;
     }
   }
+}
 
-  // ---- installing the fakes as globals ----
+const CONSOLE_LEVELS = { trace: 0, debug: 1, log: 2, info: 2, warn: 3, error: 4 } as const;
+let holders = 0;
+let saved: { globals: Record<string, unknown>; console: Record<string, unknown> } | undefined;
 
-  /** Installs the fakes (nested installs of the same clock are counted); returns the uninstaller. */
-  install(): () => void {
-    if (installed && installed.clock !== this)
-      throw new Error('nodevoy/testing: another run with a different clock is in progress; runs with clocks must not overlap unless they share the clock');
-    if (installed) {
-      installed.count++;
-    } else {
-      const saved = {
-        setTimeout: globalThis.setTimeout,
-        clearTimeout: globalThis.clearTimeout,
-        setInterval: globalThis.setInterval,
-        clearInterval: globalThis.clearInterval,
-        setImmediate: globalThis.setImmediate,
-        Date: globalThis.Date,
-      };
-      installed = { clock: this, count: 1, saved };
-      const g = globalThis as unknown as Record<string, unknown>;
-      g.setTimeout = (fn: (...a: unknown[]) => void, ms?: unknown, ...args: unknown[]) => this.set(fn, ms, args, false);
-      g.setInterval = (fn: (...a: unknown[]) => void, ms?: unknown, ...args: unknown[]) => this.set(fn, ms, args, true);
-      const clear = (h: unknown) => {
-        const id = this.owns(h);
-        if (id !== undefined) this.clear(id);
-        else saved.clearTimeout(h as Parameters<typeof clearTimeout>[0]);
-      };
-      g.clearTimeout = clear;
-      g.clearInterval = clear;
-      g.Date = fakeDate(this, saved.Date);
-    }
-    let done = false;
-    return () => {
-      if (done || !installed) return;
-      done = true;
-      if (--installed.count > 0) return;
-      const g = globalThis as unknown as Record<string, unknown>;
-      for (const [k, v] of Object.entries(installed.saved)) g[k] = v;
-      installed = undefined;
+/** Installs the context-aware globals while at least one holder needs them; returns the release. */
+export function acquireGlobals(): () => void {
+  if (holders++ === 0) patch();
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--holders === 0) unpatch();
+  };
+}
+
+function patch(): void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const c = console as unknown as Record<string, unknown>;
+  saved = {
+    globals: { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout, setInterval: g.setInterval, clearInterval: g.clearInterval, Date: g.Date },
+    console: Object.fromEntries(Object.keys(CONSOLE_LEVELS).map((k) => [k, c[k]])),
+  };
+  const clock = () => context.getStore()?.clock;
+  const fakeSetTimeout = (fn: (...a: unknown[]) => void, ms?: unknown, ...args: unknown[]) => {
+    const k = clock();
+    return k ? k.set(fn, ms, args, false) : real.setTimeout(fn, ms as number, ...args);
+  };
+  Object.defineProperty(fakeSetTimeout, promisify.custom, {
+    value: (ms?: number, value?: unknown) => new Promise((resolve) => fakeSetTimeout(() => resolve(value), ms)),
+  });
+  g.setTimeout = fakeSetTimeout;
+  g.setInterval = (fn: (...a: unknown[]) => void, ms?: unknown, ...args: unknown[]) => {
+    const k = clock();
+    return k ? k.set(fn, ms, args, true) : real.setInterval(fn, ms as number, ...args);
+  };
+  const clear = (h: unknown) => {
+    if (h instanceof FakeTimeout) h.close();
+    else real.clearTimeout(h as Parameters<typeof clearTimeout>[0]);
+  };
+  g.clearTimeout = clear;
+  g.clearInterval = clear;
+  g.Date = fakeDate(real.Date);
+  for (const [method, level] of Object.entries(CONSOLE_LEVELS)) {
+    const original = saved.console[method] as (...a: unknown[]) => void;
+    c[method] = (...args: unknown[]) => {
+      const log = context.getStore()?.log;
+      if (log) log(level, `[console] ${format(...args)}`);
+      else original.apply(console, args);
     };
   }
 }
 
-function fakeDate(clock: Clock, RealDate: DateConstructor): DateConstructor {
-  class FakeDate extends RealDate {
-    constructor(...args: unknown[]) {
-      if (args.length === 0) super(clock.now());
-      else super(...(args as [string | number | Date]));
-    }
-    static override now(): number {
-      return clock.now();
-    }
-  }
-  // Date() called without `new` returns the current time as a string.
-  return new Proxy(FakeDate, { apply: () => new RealDate(clock.now()).toString() }) as unknown as DateConstructor;
+function unpatch(): void {
+  if (!saved) return;
+  Object.assign(globalThis as unknown as Record<string, unknown>, saved.globals);
+  Object.assign(console as unknown as Record<string, unknown>, saved.console);
+  saved = undefined;
+}
+
+/** Date, reading the run's clock: Date.now() and `new Date()` (no argument); a Proxy, so instanceof keeps working. */
+function fakeDate(RealDate: DateConstructor): DateConstructor {
+  const now = () => context.getStore()?.clock?.now() ?? RealDate.now();
+  return new Proxy(RealDate, {
+    construct: (target, args, newTarget) => Reflect.construct(target, args.length === 0 ? [now()] : args, newTarget) as object,
+    apply: () => new RealDate(now()).toString(),
+    get: (target, prop, receiver) => (prop === 'now' ? now : Reflect.get(target, prop, receiver)),
+  });
 }
 
 /** The clock a kit-side (Envoy-side) timer uses: the test clock when there is one, else real time. */

@@ -4,6 +4,7 @@
 import type { NativeBinding } from '../generated/binding';
 import { Outcome, Phase, type RuntimeApi } from '../runtime';
 import { ModuleStream, type ModuleEnv } from './module';
+import { context, type RunContext } from './clock';
 import type { FakeStream } from './stream';
 import { utf8 } from './http';
 import type { LogEntry, LogLevel, MetricSample, TestMetrics } from './types';
@@ -93,7 +94,19 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   private nextStream = 1;
   private readonly routes = new Set<number>();
 
+  failOpen = false;
+  failureStatus = 500;
+  /** Infinity unless the test sets syncBudgetMs (see FilterOptions.syncBudgetMs). */
+  syncBudgetMs = Infinity;
+
+  /** The async context calls into JS run in. */
+  runContext: RunContext = {};
+
   constructor(private readonly logThreshold: number) {}
+
+  enter<T>(fn: () => T): T {
+    return context.run(this.runContext, fn);
+  }
 
   /** FilterConfig::defineMetrics: nodevoy's own, then the filter's declarations (api.metrics). */
   defineMetrics(declarations: string): void {
@@ -129,7 +142,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     if (this.routes.has(routeId)) return '';
     let e: string;
     try {
-      e = String(this.api.route(this.index, routeId, json));
+      e = String(this.enter(() => this.api.route(this.index, routeId, json)));
     } catch (err) {
       e = String(err);
     }
@@ -232,7 +245,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   settle(stream: number, phase: number, outcome: number): void {
     const s = this.streams.get(stream);
-    if (s && phase >= 0 && phase < 6 && outcome >= 0 && outcome <= Outcome.Failed) s.settle(phase as Phase, outcome as Outcome);
+    if (s && phase >= 0 && phase < 6 && outcome >= 0 && outcome <= Outcome.Timeout && outcome !== Outcome.Pending) s.settle(phase as Phase, outcome as Outcome);
   }
 
   readBody(stream: number, direction: number): Uint8Array | undefined {

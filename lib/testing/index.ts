@@ -1,16 +1,36 @@
-// nodevoy/testing: unit-test filters in plain Node, without Envoy.
-//
-// The kit runs lib/runtime.ts — the same JS that runs inside Envoy — against a TypeScript NativeBinding
-// that behaves like the module's native half (envoy-filter/stream_filter.cc, ported in module.ts) on a
-// fake Envoy stream (stream.ts: Envoy's filter iteration, the router with a fake upstream, a fake client).
-//
-//   import { runFilter } from 'nodevoy/testing';
-//   const r = await runFilter(myFilter, { config: { greeting: 'hi' }, request: { path: '/x' } });
-//   assert.equal(r.upstreamRequest?.headers['x-greeting'], 'hi');
-import { format } from 'node:util';
+/**
+ * nodevoy/testing: unit-test filters in plain Node, without Envoy.
+ *
+ * The kit runs lib/runtime.ts — the same JS that runs inside Envoy — against a TypeScript NativeBinding
+ * that behaves like the module's native half (envoy-filter/stream_filter.cc, ported in module.ts) on a
+ * fake Envoy stream (stream.ts: Envoy's filter iteration for the one filter, the router with a fake
+ * upstream, a fake HTTP/1.1 client, stream info, http callouts to fake clusters).
+ *
+ * ```js
+ * import { runFilter, createClock } from 'nodevoy/testing';
+ * const r = await runFilter(myFilter, { config: { greeting: 'hi' }, request: { path: '/x' } });
+ * assert.equal(r.upstreamRequest?.headers['x-greeting'], 'hi');
+ *
+ * const clock = createClock();                       // handlers that await timers
+ * const run = runFilter(slowFilter, { clock });
+ * await clock.advance(5000);
+ * assert.equal((await run).response.status, 504);
+ * ```
+ *
+ * Modelled as in Envoy: phase order, parking and resuming async handlers, bodies buffered for a handler
+ * that awaits them (under the buffer limit: 413/500), chunk handlers and chunk replacement, local replies
+ * (and the reset when one comes after the response headers went), trailers, per-route config merge,
+ * config-time schema checks, failure policy and async budget, metrics, log levels, metadata, filter
+ * state, attributes, ctx.fetch. Not modelled: routing (no route table: clearRouteCache and
+ * setUpstreamOverrideHost are only recorded), other filters in the chain, flow control, route timeouts,
+ * and stopping JS mid-way (see FilterOptions.syncBudgetMs). process.exit() in filter code ends the test
+ * process (inside Envoy it stops that worker's environment).
+ * @module
+ */
+import { resolve } from 'node:path';
 import { createRuntime, type LoadState } from '../runtime';
 import { isFilterDefinition, type FilterDefinition } from '../filter';
-import { Clock, real, turn, type Activity, type TestClock } from './clock';
+import { Clock, acquireGlobals, real, turn, type Activity, type TestClock } from './clock';
 import { KitEnv, LEVELS } from './env';
 import { INLINE_MODULE, withInline } from './inline';
 import { FakeStream, echo } from './stream';
@@ -45,8 +65,8 @@ const DEFAULT_TIMEOUT_MS = 10000;
  */
 export function loadFilter<C, R>(filter: FilterDefinition<C, R> | FilterModule, options: FilterOptions = {}): Promise<TestFilter> {
   const clock = clockOf(options.clock);
-  const uninstall = clock?.install();
-  return loadImpl(filter as FilterDefinition<unknown, unknown> | FilterModule, options, clock).finally(() => uninstall?.());
+  const release = clock || options.captureConsole ? acquireGlobals() : undefined;
+  return loadImpl(filter as FilterDefinition<unknown, unknown> | FilterModule, options, clock).finally(() => release?.());
 }
 
 /**
@@ -58,14 +78,14 @@ export function runFilter<C, R>(filter: FilterDefinition<C, R> | FilterModule, o
   const clock = clockOf(options.clock);
   const tracker = new Tracker();
   const untrack = clock?.track(tracker);
-  const uninstall = clock?.install();
+  const release = clock || options.captureConsole ? acquireGlobals() : undefined;
   return (async () => {
     const loaded = await loadImpl(filter as FilterDefinition<unknown, unknown> | FilterModule, options, clock);
     return loaded.runTracked({}, tracker);
   })().finally(() => {
     tracker.finished = true;
     untrack?.();
-    uninstall?.();
+    release?.();
   });
 }
 
@@ -113,6 +133,12 @@ async function loadImpl(filter: FilterDefinition<unknown, unknown> | FilterModul
   const bufferLimit = options.bufferLimit ?? DEFAULT_BUFFER_LIMIT;
   if (!Number.isInteger(bufferLimit) || bufferLimit < 0) throw new RangeError('nodevoy/testing: bufferLimit must be a non-negative integer (0: no limit)');
   const env = new KitEnv(LEVELS[level]);
+  applyPolicy(env, options);
+  const asyncBudgetMs = options.asyncBudgetMs ?? 15000;
+  env.runContext = {
+    ...(clock ? { clock } : {}),
+    ...(options.captureConsole ? { log: (l: number, m: string) => env.log(l, m) } : {}),
+  };
   env.api = createRuntime(env);
   const configJson = options.config === undefined ? '{}' : json(options.config, '`config`');
   let path: string;
@@ -120,54 +146,46 @@ async function loadImpl(filter: FilterDefinition<unknown, unknown> | FilterModul
   let state: LoadState;
   if (isFilterDefinition(filter)) {
     name = options.filterName ?? 'filter';
-    if (!/^[A-Za-z_$][\w$.-]*$/.test(name)) throw new TypeError(`nodevoy/testing: filterName "${name}" is not a usable filter name`);
+    if (typeof name !== 'string' || name === '') throw new FilterConfigError('filter_name is required: the exported filter to run');
     path = '<inline definition>';
     env.name = name;
-    state = await withInline(name, filter, () => waitLoaded(env.api.load(INLINE_MODULE, name, configJson)));
+    state = await withInline(name, filter, () => waitLoaded(env.enter(() => env.api.load(INLINE_MODULE, name, configJson, asyncBudgetMs))));
   } else {
     const f = filter as Partial<FilterModule> | null;
     if (typeof f !== 'object' || f === null || typeof f.module !== 'string' || typeof f.filterName !== 'string')
       throw new TypeError('nodevoy/testing: the filter must be made by defineFilter(), or be { module: absolutePath, filterName }');
-    path = f.module;
+    // As filter_config.cc: a relative path is relative to the working directory (Envoy's).
+    path = f.module && !f.module.startsWith('/') ? resolve(f.module) : f.module;
     name = f.filterName;
+    if (name === '') throw new FilterConfigError('filter_name is required: the exported filter to run');
+    if (path === '') throw new FilterConfigError('filter_config.module is required: the absolute path of the compiled filter bundle');
     env.name = name;
-    state = await waitLoaded(env.api.load(path, name, configJson));
+    state = await waitLoaded(env.enter(() => env.api.load(path, name, configJson, asyncBudgetMs)));
   }
   if (state.error || state.index < 0) throw new FilterConfigError(`cannot load filter "${name}" from ${path}: ${state.error || 'the bundle loaded but produced no filter'}`);
   env.index = state.index;
   env.handlers = state.handlers;
-  env.defineMetrics(env.api.metrics(state.index));
+  env.defineMetrics(env.enter(() => env.api.metrics(state.index)));
   const loaded = new LoadedFilter(env, options, clock, bufferLimit);
   if (options.routeConfig !== undefined) await loaded.route(options.routeConfig);
   return loaded;
 }
 
-let consoleOwner: { env: KitEnv; count: number; saved: Record<string, unknown> } | undefined;
-
-function captureConsole(env: KitEnv): () => void {
-  if (consoleOwner && consoleOwner.env !== env) throw new Error('nodevoy/testing: captureConsole runs of different filters must not overlap');
-  if (consoleOwner) {
-    consoleOwner.count++;
-  } else {
-    const c = console as unknown as Record<string, unknown>;
-    const levels = { trace: 0, debug: 1, log: 2, info: 2, warn: 3, error: 4 } as const;
-    const saved: Record<string, unknown> = {};
-    for (const [method, level] of Object.entries(levels)) {
-      saved[method] = c[method];
-      c[method] = (...args: unknown[]) => {
-        if (env.logEnabled(level)) env.log(level, `[console] ${format(...args)}`);
-      };
-    }
-    consoleOwner = { env, count: 1, saved };
+/** FilterConfig::parsePolicy: the failure policy and budgets of filter_config, with its messages. */
+function applyPolicy(env: KitEnv, o: FilterOptions): void {
+  if (o.failureMode !== undefined) {
+    if (o.failureMode !== 'fail_closed' && o.failureMode !== 'fail_open')
+      throw new FilterConfigError('filter_config.failure_mode must be "fail_closed" or "fail_open"');
+    env.failOpen = o.failureMode === 'fail_open';
   }
-  let done = false;
-  return () => {
-    if (done || !consoleOwner) return;
-    done = true;
-    if (--consoleOwner.count > 0) return;
-    Object.assign(console as unknown as Record<string, unknown>, consoleOwner.saved);
-    consoleOwner = undefined;
+  const number = (key: string, v: number | undefined, lo: number, hi: number): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new FilterConfigError(`filter_config.${key} must be an integer from ${lo} to ${hi}`);
+    return v;
   };
+  env.failureStatus = number('failure_status', o.failureStatus, 200, 599) ?? env.failureStatus;
+  env.syncBudgetMs = number('sync_budget_ms', o.syncBudgetMs, 1, 60000) ?? env.syncBudgetMs;
+  number('async_budget_ms', o.asyncBudgetMs, 1, 3600000);
 }
 
 class LoadedFilter implements TestFilter {
@@ -200,7 +218,7 @@ class LoadedFilter implements TestFilter {
     let r = this.routeIds.get(text);
     if (!r) {
       const id = this.routeIds.size + 1;
-      r = waitLoaded(this.env.api.checkRoute(this.env.name, '', text)).then((state) => {
+      r = waitLoaded(this.env.enter(() => this.env.api.checkRoute(this.env.name, '', text))).then((state) => {
         if (state.error) throw new FilterConfigError(`per-route config for filter "${this.env.name}" rejected: ${state.error}`);
         return { id, json: text };
       });
@@ -213,19 +231,17 @@ class LoadedFilter implements TestFilter {
   run(options: RunOptions = {}): Promise<TestResult> {
     const tracker = new Tracker();
     const untrack = this.clock?.track(tracker);
-    const uninstall = this.clock?.install();
+    const release = this.clock || this.defaults.captureConsole ? acquireGlobals() : undefined;
     return this.runTracked(options, tracker).finally(() => {
       untrack?.();
-      uninstall?.();
+      release?.();
     });
   }
 
   async runTracked(options: RunOptions, tracker: Tracker): Promise<TestResult> {
     const o: RunOptions = { ...this.defaults, ...options };
-    let uncapture: (() => void) | undefined;
     try {
       const route = o.routeConfig !== undefined ? await this.route(o.routeConfig) : undefined;
-      uncapture = this.defaults.captureConsole ? captureConsole(this.env) : undefined;
       const stream = new FakeStream(this.env, {
         request: o.request ?? {},
         upstream: o.upstream ?? echo,
@@ -248,6 +264,7 @@ class LoadedFilter implements TestFilter {
             const pending = this.clock?.pending ?? 0;
             const hint = pending ? `; ${pending} timer(s) are pending on the test clock: advance it (clock.advance(ms), clock.runAll())` : '';
             reject(new Error(`nodevoy/testing: the request did not complete within ${timeoutMs} ms (real time): ${stream.waitingFor()}${hint}`));
+            stream.abandon();
           }, timeoutMs);
         }
       });
@@ -259,7 +276,6 @@ class LoadedFilter implements TestFilter {
       return { ...stream.result(), metrics: this.env.metrics.snapshot(), logs: this.env.logs.slice(logStart) };
     } finally {
       tracker.finished = true;
-      uncapture?.();
     }
   }
 }

@@ -60,6 +60,14 @@ export interface ModuleEnv {
   recordJsTime(phase: string, micros: number): void;
   /** Body bytes copied into the JS heap (whole-body reads, ctx.fetch responses). */
   countCopied(n: number): void;
+  /** Runs a call into JS in the run's async context (its clock, its console). */
+  enter<T>(fn: () => T): T;
+  /** filter_config.failure_mode == "fail_open": a failed or timed-out handler lets the stream go on. */
+  readonly failOpen: boolean;
+  /** filter_config.failure_status: the status of the failure reply (fail_closed). */
+  readonly failureStatus: number;
+  /** filter_config.sync_budget_ms: how long one call into JS may run. */
+  readonly syncBudgetMs: number;
 }
 
 /** The Envoy side (the ABI callbacks) a stream uses. */
@@ -234,7 +242,7 @@ export class ModuleStream {
     }
     if (!this.has(phaseOf(1, direction))) return kContinue;
     this.inDataHook = direction;
-    const o = await this.runChunks(direction, true, endStream);
+    const o = this.applyPolicy(await this.runChunks(direction, true, endStream));
     this.inDataHook = -1;
     const r = o === Outcome.Continue ? Result.Go : await this.answer(o);
     return r === Result.Go ? kContinue : kStopNoBuffer;
@@ -266,7 +274,7 @@ export class ModuleStream {
     const was = this.deferring;
     this.deferring = true;
     try {
-      this.env.api.callout(this.id, callout, result, headers, body);
+      this.env.enter(() => this.env.api.callout(this.id, callout, result, headers, body));
       await turn();
     } catch (e) {
       this.env.logError(`nodevoy: callout delivery failed: ${String(e)}`);
@@ -282,7 +290,7 @@ export class ModuleStream {
     for (const d of this.dirs) d.parked = undefined;
     if (this.touched) {
       try {
-        this.env.api.closed(this.id);  // aborts the handler's signal; later calls on the stream throw
+        this.env.enter(() => this.env.api.closed(this.id));  // aborts the handler's signal; later calls on the stream throw
       } catch {
         // as native: a failing closed() is ignored
       }
@@ -338,12 +346,13 @@ export class ModuleStream {
     const t0 = performance.now();
     let o: Outcome;
     try {
-      o = toOutcome(this.env.api.dispatch(phase, this.env.index, this.id, this.route));
+      o = toOutcome(this.env.enter(() => this.env.api.dispatch(phase, this.env.index, this.id, this.route)));
     } catch (e) {
       this.env.logError(`nodevoy: dispatch failed: ${String(e)}`);
       o = Outcome.Failed;
     }
     const t1 = performance.now();
+    o = this.overBudget(t1 - t0, 'dispatch') ?? o;
     await turn();  // napi_make_callback drains the microtasks before the hook returns
     this.recordJsTime(phase, t1 - t0);
     return o;
@@ -363,12 +372,13 @@ export class ModuleStream {
     this.chunkRun = { direction, received };
     try {
       try {
-        o = toOutcome(this.env.api.data(phase, this.env.index, this.id, this.route, views.views, end));
+        o = toOutcome(this.env.enter(() => this.env.api.data(phase, this.env.index, this.id, this.route, views.views, end)));
       } catch (e) {
         this.env.logError(`nodevoy: data dispatch failed: ${String(e)}`);
         o = Outcome.Failed;
       }
       t1 = performance.now();
+      o = this.overBudget(t1 - t0, 'data dispatch') ?? o;
       await turn();
     } finally {
       this.chunkRun = undefined;
@@ -376,6 +386,16 @@ export class ModuleStream {
     }
     this.recordJsTime(phase, t1 - t0);
     return o;
+  }
+
+  /**
+   * The watchdog (envoy-filter/watchdog.cc) stops JS that runs past sync_budget_ms mid-way. The kit cannot
+   * interrupt a call, so a call that ran past the budget completes and its outcome becomes a Timeout.
+   */
+  private overBudget(ms: number, what: string): Outcome | undefined {
+    if (ms <= this.env.syncBudgetMs) return undefined;
+    this.env.logError(`nodevoy: ${what}: JS ran past its synchronous time budget of ${this.env.syncBudgetMs} ms and was stopped`);
+    return Outcome.Timeout;
   }
 
   private recordJsTime(phase: Phase, ms: number): void {
@@ -391,7 +411,7 @@ export class ModuleStream {
     this.deferring = true;
     try {
       try {
-        this.env.api.body(this.id, direction, bytes);
+        this.env.enter(() => this.env.api.body(this.id, direction, bytes));
       } catch (e) {
         this.env.logError(`nodevoy: body delivery failed: ${String(e)}`);
       }
@@ -407,7 +427,15 @@ export class ModuleStream {
     return this.complete(phase, o, hook);
   }
 
+  /** A failure or timeout is counted; fail_open turns it into Continue (the stream goes on untouched). */
+  private applyPolicy(outcome: Outcome): Outcome {
+    if (outcome !== Outcome.Failed && outcome !== Outcome.Timeout) return outcome;
+    this.env.countFailure(outcome === Outcome.Timeout ? 'timeout' : 'handler');
+    return this.env.failOpen ? Outcome.Continue : outcome;
+  }
+
   private async complete(phase: Phase, outcome: Outcome, hook: Hook): Promise<Result> {
+    outcome = this.applyPolicy(outcome);
     if (outcome !== Outcome.Continue) return this.answer(outcome);
     const direction = directionOf(phase);
     const d = this.dirs[direction];
@@ -417,8 +445,8 @@ export class ModuleStream {
         // Chunks that arrived while the headers handler was parked go through the chunk handler now.
         d.deferredData = false;
         const withReceived = this.inDataHook === direction;
-        let o = await this.runChunks(direction, false, d.dataEnd && !withReceived);
-        if (o === Outcome.Continue && withReceived) o = await this.runChunks(direction, true, d.dataEnd);
+        let o = this.applyPolicy(await this.runChunks(direction, false, d.dataEnd && !withReceived));
+        if (o === Outcome.Continue && withReceived) o = this.applyPolicy(await this.runChunks(direction, true, d.dataEnd));
         if (o !== Outcome.Continue) return this.answer(o);
       }
       if (d.deferredTrailers) {
@@ -439,7 +467,6 @@ export class ModuleStream {
     if (this.dirs[1].headersPassed) {
       // The client already has a status line: a reply cannot replace it, so the stream is reset (as Envoy
       // does for a local reply after response headers), never completed as if nothing happened.
-      if (outcome !== Outcome.Reply) this.env.countFailure('handler');
       this.env.logError(`nodevoy: filter "${this.env.name}" answered after the response headers were sent; resetting the stream`);
       await this.envoy.resetStream('nodevoy_reply_after_response_headers');
       return Result.Answered;
@@ -450,7 +477,10 @@ export class ModuleStream {
       await this.envoy.sendResponse(r.status, r.headers, r.body, r.details);
       return Result.Answered;
     }
-    this.env.countFailure('handler');
+    if (outcome === Outcome.Timeout) {
+      await this.envoy.sendResponse(504, [], new TextEncoder().encode('nodevoy: the filter did not finish in time\n'), 'nodevoy_handler_timeout');
+      return Result.Answered;
+    }
     await this.sendFailure('nodevoy_handler_failed');
     return Result.Answered;
   }
@@ -476,7 +506,7 @@ export class ModuleStream {
   }
 
   private async sendFailure(details: string): Promise<void> {
-    await this.envoy.sendResponse(500, [], new TextEncoder().encode('nodevoy: the filter failed to process this request\n'), details);
+    await this.envoy.sendResponse(this.env.failureStatus, [], new TextEncoder().encode('nodevoy: the filter failed to process this request\n'), details);
   }
 
   // ---- from the binding ----
@@ -521,5 +551,5 @@ export class ModuleStream {
 }
 
 function toOutcome(r: unknown): Outcome {
-  return typeof r === 'number' && Number.isInteger(r) && r >= 0 && r <= 3 ? (r as Outcome) : Outcome.Failed;
+  return typeof r === 'number' && Number.isInteger(r) && r >= 0 && r <= Outcome.Timeout ? (r as Outcome) : Outcome.Failed;
 }

@@ -169,11 +169,19 @@ export class FakeStream implements ModuleEnvoy {
     for (const [k, v] of rest) h.add(k, v);
     if (onePiece && chunks.length && !trailers.length && h.get('content-length') === undefined)
       h.add('content-length', String((chunks[0] as Uint8Array).length));
+    // As Envoy's HTTP/1 codec: each piece of body is a data event without end of stream; the end comes as
+    // an empty data event (or as the trailers).
     const hasTrailers = trailers.length > 0;
     this.post(() => this.decodeHeaders(h, chunks.length === 0 && !hasTrailers));
-    chunks.forEach((c, i) => this.post(() => this.decodeData(c, !hasTrailers && i === chunks.length - 1)));
+    for (const c of chunks) this.post(() => this.decodeData(c, false));
     if (hasTrailers) this.post(() => this.decodeTrailers(new HeaderList(trailers)));
+    else if (chunks.length) this.post(() => this.decodeData(new Uint8Array(0), true));
     return this.done;
+  }
+
+  /** The run gave up on the stream: reset it, so its handlers see their signal abort. */
+  abandon(): void {
+    this.post(() => this.doReset('nodevoy_testing_abandoned'));
   }
 
   /** Fails the run (a kit error, or a test's upstream handler that threw). */
@@ -451,7 +459,7 @@ export class FakeStream implements ModuleEnvoy {
       void (async () => {
         let reply: UpstreamReply;
         try {
-          reply = await this.opts.upstream(req);
+          reply = await this.env.enter(() => this.opts.upstream(req));
         } catch (e) {
           this.fail(e);
           return;
@@ -480,8 +488,9 @@ export class FakeStream implements ModuleEnvoy {
         }
         const hasTrailers = trailers.length > 0;
         this.post(() => (live() ? this.onUpstreamHeaders(h, chunks.length === 0 && !hasTrailers) : undefined));
-        chunks.forEach((c, i) => this.post(() => (live() ? this.onUpstreamData(c, !hasTrailers && i === chunks.length - 1) : undefined)));
+        for (const c of chunks) this.post(() => (live() ? this.onUpstreamData(c, false) : undefined));
         if (hasTrailers) this.post(() => (live() ? this.onUpstreamTrailers(new HeaderList(trailers)) : undefined));
+        else if (chunks.length) this.post(() => (live() ? this.onUpstreamData(new Uint8Array(0), true) : undefined));
       })();
     });
   }
@@ -744,7 +753,7 @@ export class FakeStream implements ModuleEnvoy {
           const headers = h.regular().filter(([k]) => k !== 'content-length');
           const hasBody = body.length > 0 && method !== 'GET' && method !== 'HEAD';
           const request = new Request(`http://${authority}${path}`, { method, headers, body: hasBody ? (body as unknown as BodyInit) : undefined });
-          const res = await handler(request);
+          const res = await this.env.enter(() => handler(request));
           if (!(res instanceof Response)) throw new TypeError(`nodevoy/testing: the handler of cluster "${cluster}" must return a Response`);
           const bytes = new Uint8Array(await res.arrayBuffer());
           const out: [string, string][] = [];

@@ -40,7 +40,11 @@ export interface TestRequest {
    * an x-request-id is generated when missing (as Envoy's connection manager does).
    */
   headers?: HeadersInput;
-  /** The body: one piece (one data event) or chunks (one data event each, in order). */
+  /**
+   * The body: one piece (one data event) or chunks (one data event each, in order). As over HTTP/1.1 in
+   * Envoy, the body then ends with an empty data event carrying end of stream (a chunk handler sees a last,
+   * empty chunk with `end: true`), or with the trailers.
+   */
   body?: BodyInput;
   /** Request trailers; the body then ends with them instead of with its last chunk. */
   trailers?: HeadersInput;
@@ -69,7 +73,7 @@ export type UpstreamReply =
       status: number;
       /** A one-piece body without trailers gets a content-length header unless one is given. */
       headers?: HeadersInput;
-      /** One piece (one data event) or chunks (one data event each). */
+      /** One piece (one data event) or chunks (one data event each); then the end of stream, as for requests. */
       body?: BodyInput;
       trailers?: HeadersInput;
     }
@@ -85,7 +89,14 @@ export type UpstreamHandler = (request: UpstreamRequest) => UpstreamReply | Prom
  */
 export type ClusterHandler = (request: Request) => Response | Promise<Response>;
 
-/** Attribute values to report instead of the kit's defaults; null means Envoy has none (undefined to the filter). */
+/**
+ * Attribute values to report instead of the kit's defaults; null means Envoy has none (undefined to the
+ * filter). Defaults: request.* from the request headers (request.id is the x-request-id, request.protocol
+ * "HTTP/1.1", request.duration the microseconds since the request began, on the clock if any),
+ * response.code and response.code_details once known, source.address "127.0.0.1:40000",
+ * destination.address "127.0.0.1:10000" (ports from those), connection.id the stream id,
+ * xds.cluster_name "upstream". The others are absent.
+ */
 export type AttributeOverrides = { [N in AttributeName]?: AttributeValue<N> | null };
 
 /** What the client received. */
@@ -210,7 +221,7 @@ export interface RunOptions {
   upstream?: UpstreamHandler;
   /** Clusters ctx.fetch can call, by name. Calling another name fails with Envoy's "no such cluster". */
   clusters?: Readonly<Record<string, ClusterHandler>>;
-  /** Attribute values instead of the defaults (see the README of nodevoy/testing). */
+  /** Attribute values instead of the defaults (see AttributeOverrides). */
   attributes?: AttributeOverrides;
   /** Metadata present when the stream starts: dynamic, and the route/cluster/host metadata ctx.metadata.get can read. */
   metadata?: Partial<Record<MetadataSource, MetadataMap>>;
@@ -224,15 +235,30 @@ export interface RunOptions {
 export interface FilterOptions extends RunOptions {
   /** `filter_config.config`: validated by the filter's `config` schema like at Envoy config time (a failure rejects). Must be JSON. */
   config?: unknown;
+  /**
+   * `filter_config.failure_mode`: "fail_closed" (default) answers a handler that threw, rejected or ran out
+   * of time with a local reply; "fail_open" lets the stream go on untouched (nodevoy.errors still counts it).
+   */
+  failureMode?: 'fail_closed' | 'fail_open';
+  /** `filter_config.failure_status`: the status of the fail_closed reply to a failed handler. Default 500. */
+  failureStatus?: number;
+  /**
+   * `filter_config.sync_budget_ms`: how long one call into the filter's JS may run (Envoy's default: 100).
+   * Envoy stops such a call mid-way; the kit cannot, so the call completes and then counts as a timeout
+   * (504). Not enforced unless set: test processes add overhead of their own (source maps, coverage).
+   */
+  syncBudgetMs?: number;
+  /** `filter_config.async_budget_ms`: how long an async handler may take to settle (default 15000); then 504. */
+  asyncBudgetMs?: number;
   /** For a FilterDefinition: the filter's name (Envoy's filter_name) in log lines and metric names. Default "filter". */
   filterName?: string;
   /** The listener's per-connection buffer limit (bytes) a buffered body may not exceed. Default 1 MiB, as Envoy. */
   bufferLimit?: number;
   /** Envoy's log level: lines below it are not produced (ctx.log.enabled() says so). Default "info". */
   logLevel?: LogLevel | 'critical' | 'off';
-  /** A TestClock: its fake timers and Date are installed while requests run (see createClock). */
+  /** A TestClock: the filter's code (and the test's upstream and cluster handlers) gets its fake timers and Date (see createClock). */
   clock?: TestClock;
-  /** Route console.* into the log (as inside Envoy) while requests run. Default false. */
+  /** Route the filter's console.* calls into the log, as inside Envoy (`[console] ...` at the matching level). Default false. */
   captureConsole?: boolean;
 }
 

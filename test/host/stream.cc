@@ -445,7 +445,7 @@ void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap e
   response_headers_.add(":status", std::to_string(status));
   if (!body.empty()) {
     response_headers_.add("content-length", std::to_string(body.size()));
-    response_headers_.add("content-type", "text/plain");
+    if (!extra.get("content-type")) response_headers_.add("content-type", "text/plain");  // as Envoy: only if the reply has none
   }
   for (const auto& [k, v] : extra.entries()) response_headers_.add(k, v);
   response_trailers_.reset();
