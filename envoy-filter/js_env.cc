@@ -49,8 +49,11 @@ void initProcess() {
   struct sigaction sa {};
   if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   using namespace node::ProcessInitializationFlags;
+  // The V8 heap limit applies to each environment's isolate (NODEVOY_MAX_HEAP_MB, default 512).
+  const char* heap = std::getenv("NODEVOY_MAX_HEAP_MB");
+  const std::string heap_flag = "--max-old-space-size=" + std::string(heap && *heap ? heap : "512");
   g_process = node::InitializeOncePerProcess(
-      {"nodevoy", "--no-force-async-hooks-checks"}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
+      {"nodevoy", "--no-force-async-hooks-checks", heap_flag}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
                     kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
   if (!g_process || g_process->early_return() || !g_process->errors().empty()) {
     g_process_error = "Node.js process initialisation failed";
@@ -115,6 +118,20 @@ void JsEnv::releaseThisThread() {
 
 void JsEnv::reapRetired() {
   std::erase_if(t_retired, [](const std::unique_ptr<JsEnv>& e) { return e->streams_.empty(); });
+}
+
+size_t JsEnv::nearHeapLimit(void* data, size_t current_limit, size_t) {
+  // The heap is about to run out: stop the running JS, fail the streams this environment holds and
+  // let a fresh environment take the worker's next streams. The extra room lets this one wind down.
+  auto* self = static_cast<JsEnv*>(data);
+  if (!self->exited_) {
+    self->exited_ = true;
+    logError("nodevoy: a Node.js environment reached its heap limit (" + std::to_string(current_limit >> 20) +
+             " MB); its JS is stopped and a fresh environment serves new streams");
+    self->setup_->isolate()->TerminateExecution();
+    for (auto& [id, s] : self->streams_) s->environmentGone();
+  }
+  return current_limit + (64u << 20);
 }
 
 void JsEnv::retire() {
@@ -193,6 +210,7 @@ bool JsEnv::create(bool worker, std::string* error) {
   keepalive_open_ = true;
   if (worker) pump_ = std::make_unique<LoopPump>(setup_->event_loop());
   watchdog_ = std::make_unique<Watchdog>(isolate);
+  isolate->AddNearHeapLimitCallback(&JsEnv::nearHeapLimit, this);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   logInfo("nodevoy: Node.js environment ready on " + std::string(worker ? "a worker" : "the main thread") + " in " +
           std::to_string(ms) + " ms");

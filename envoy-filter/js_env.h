@@ -109,6 +109,7 @@ class JsEnv {
   napi_value num(double v);
   napi_value str(const std::string& s);
   static napi_value initBinding(napi_env env, napi_value exports);
+  static size_t nearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
 
   std::unique_ptr<node::CommonEnvironmentSetup> setup_;
   std::unique_ptr<v8::Locker> locker_;

@@ -77,6 +77,18 @@ t.test('process.exit(): the environment is replaced; only the streams it held fa
   t.match(host.stderr(), /process\.exit\(3\)/);
 });
 
+t.test('heap limit: an environment that exhausts its heap is replaced; the worker keeps serving', async (t) => {
+  const { port, host } = await withHost(t, {
+    filters: [js('hog', { sync_budget_ms: 30000 })],
+    hostOpts: { concurrency: 1, env: { NODEVOY_MAX_HEAP_MB: '96' } },
+  });
+  t.equal((await request(port, { path: '/before' })).status, 200);
+  const r = await request(port, { path: '/hog', headers: { 'x-mode': 'hog' } });
+  t.equal(r.status, 500, 'the stream whose handler ran out of heap fails per policy');
+  for (let i = 0; i < 3; i++) t.equal((await request(port, { path: `/after${i}` })).status, 200, 'a fresh environment serves on');
+  t.match(host.stderr(), /reached its heap limit/);
+});
+
 t.test('bad input at the boundary: typed errors at the call site, nothing corrupt on the wire', async (t) => {
   const { port, up } = await withHost(t, { filters: [js('boundary')] });
   const r = await request(port, { path: '/b' });

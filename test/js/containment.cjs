@@ -91,3 +91,12 @@ exports.afterClose = defineFilter({
     saved = { req, ctx };
   },
 });
+
+// Allocates until the heap limit: the environment must be replaced, the worker must keep serving.
+const hoard = [];
+exports.hog = defineFilter({
+  onRequestHeaders(req) {
+    if (req.headers.get('x-mode') !== 'hog') return;
+    for (;;) hoard.push(new Array(100000).fill(hoard.length));
+  },
+});
