@@ -4,7 +4,7 @@
 // same scenarios through nodevoy/testing; the two must agree.
 import t from 'tap';
 import http from 'node:http';
-import { adminGet, sleep } from './lib/harness.mjs';
+import { adminGet, sendBody, sleep } from './lib/harness.mjs';
 import { withHost } from './lib/setup.mjs';
 import { checkScenario, filtersPath, sameLabels, scenarios } from './scenarios/scenarios.mjs';
 
@@ -108,26 +108,8 @@ function send(port, { method = 'GET', path = '/', headers = {}, body, trailers }
       res.on('error', () => end(false));
       res.on('close', () => end(res.complete));
     });
-    (async () => {
-      try {
-        if (Array.isArray(body)) {
-          for (const c of body) {
-            req.write(c);
-            await sleep(20);
-          }
-          if (trailers) req.addTrailers(trailers);
-          req.end();
-        } else if (trailers) {
-          if (body !== undefined) req.write(body);
-          req.addTrailers(trailers);
-          req.end();
-        } else {
-          req.end(body);
-        }
-      } catch {
-        // the proxy answered (and closed) before the client finished writing
-      }
-    })();
+    // The proxy may answer (and close) before the client finished writing.
+    sendBody(req, body, trailers).catch(() => {});
   });
 }
 

@@ -2,11 +2,10 @@
 // and the machine/version facts written into every report.
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, sleep, buildDir } from '../../test/lib/harness.mjs';
+import { canConnect, freePort, sleep, buildDir } from '../../test/lib/harness.mjs';
 
 const execFileP = promisify(execFile);
 export const here = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -50,16 +49,6 @@ process.on('exit', () => {
   if (tmpRoot) fs.rmSync(tmpRoot, { recursive: true, force: true });
 });
 
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Spawns argv, waits until `port` accepts TCP; rejects with the output if the process exits first. */
 async function spawnListening(cmd, args, port, what, { timeoutMs = 15000 } = {}) {

@@ -1,6 +1,5 @@
 // Filters exercising every part of the SDK, for test/runtime.api.test.mjs (through the ABI host).
 const { defineFilter, InvalidStateError, FetchError } = require('nodevoy');
-const { z } = require('zod');
 
 const upper = (bytes) => {
   const out = new Uint8Array(bytes.length);
@@ -107,15 +106,8 @@ exports.replies = defineFilter({
   },
 });
 
-// 4. per-route config, with zod schemas for both levels
-exports.routed = defineFilter({
-  config: z.object({ tag: z.string(), limit: z.number().int().positive().default(10) }).strict(),
-  routeConfig: z.object({ tag: z.string().optional(), limit: z.number().int().positive().optional() }).strict(),
-  onRequestHeaders(req, ctx) {
-    req.headers.set('x-tag', ctx.config.tag);
-    req.headers.set('x-limit', String(ctx.config.limit));
-  },
-});
+// 4. per-route config, with zod schemas for both levels (the shared scenarios' filter)
+exports.routed = require('./scenario-filters.cjs').routed;
 
 // 5. metrics
 exports.metered = defineFilter({

@@ -137,7 +137,26 @@ export function freePort() {
   });
 }
 
-function canConnect(port) {
+// Writes a request body: an array is sent chunk by chunk (chunked encoding), a single piece with
+// content-length; trailers force chunked encoding. Rejects if the peer closed first.
+export async function sendBody(req, body, trailers) {
+  if (Array.isArray(body)) {
+    for (const c of body) {
+      req.write(c);
+      await sleep(20);
+    }
+    if (trailers) req.addTrailers(trailers);
+    req.end();
+  } else if (trailers) {
+    if (body !== undefined) req.write(body);
+    req.addTrailers(trailers);
+    req.end();
+  } else {
+    req.end(body);  // one piece: node frames it with content-length
+  }
+}
+
+export function canConnect(port) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     s.once('connect', () => {
@@ -602,22 +621,7 @@ export function request(port, { method = 'GET', path: p = '/', headers = {}, bod
         });
       });
     });
-    if (Array.isArray(body)) {
-      (async () => {
-        for (const c of body) {
-          req.write(c);
-          await sleep(20);
-        }
-        if (trailers) req.addTrailers(trailers);
-        req.end();
-      })();
-    } else if (trailers) {
-      if (body !== undefined) req.write(body);
-      req.addTrailers(trailers);
-      req.end();
-    } else {
-      req.end(body);  // one piece: node frames it with content-length
-    }
+    sendBody(req, body, trailers).catch(() => {});
   });
 }
 
