@@ -68,6 +68,37 @@ t.test('stream death: a client reset while a handler awaits aborts its signal', 
   t.match(up.requests.at(-1).headers['x-aborted'], /^1:StreamClosedError/, 'the abandoned handler saw its signal abort');
 });
 
+t.test('stream death: reset during body streaming, while awaiting ctx.fetch, upstream reset, reply from another filter', async (t) => {
+  const { startUpstream } = await import('./lib/harness.mjs');
+  const slow = await startUpstream();
+  t.teardown(() => slow.close());
+  const { fx } = await import('./lib/setup.mjs');
+  const { port, up } = await withHost(t, {
+    filters: [js('mortal', { async_budget_ms: 60000 }), fx('local_reply', { status: 418, body: 'teapot', phase: 'request_body' })],
+    clusters: { slow: slow.port },
+    routes: [{ path: '/deny', cluster: 'upstream' }, { prefix: '/', cluster: 'upstream' }],
+    hostOpts: { concurrency: 1 },
+  });
+  const report = async () => (await request(port, { path: '/report', headers: { 'x-mode': 'report' } }), up.requests.at(-1).headers['x-deaths']);
+  // Client reset in the middle of a chunked body that the chunk handler is streaming.
+  await resetAfter(port, 'POST /s HTTP/1.1\r\nhost: x\r\nx-mode: body\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n', 150);
+  // Client reset while the handler awaits a callout that never answers.
+  await resetAfter(port, 'GET /f HTTP/1.1\r\nhost: x\r\nx-mode: fetch\r\n\r\n', 200);
+  await sleep(100);
+  const deaths = await report();
+  t.match(deaths, /fetch:aborted/, 'the fetch waiter saw its signal abort');
+  t.match(deaths, /fetch:StreamClosedError/, 'the pending ctx.fetch rejected with StreamClosedError');
+  // The upstream resets mid-response: the stream ends, the worker serves on.
+  const mid = await request(port, { path: '/reset-mid-body' }).then((r) => r, (e) => ({ error: e }));
+  t.ok(mid.error || mid.complete === false, 'the client sees the reset');
+  // Another filter answers while ours is done with the request headers.
+  const teapot = await request(port, { method: 'POST', path: '/tea', body: 'x', headers: { 'x-mode': 'plain' } });
+  t.equal(teapot.status, 418, "the other filter's local reply went out");
+  t.equal(teapot.headers['x-mortal'], 'seen', "a later filter's local reply passes through our response handler, as in Envoy");
+  const after = await request(port, { path: '/ok', headers: { 'x-mode': 'plain' } });
+  t.equal(after.status, 200, 'the worker serves on');
+});
+
 t.test('process.exit(): the environment is replaced; only the streams it held fail', async (t) => {
   const { port, host } = await withHost(t, { filters: [js('failing')], hostOpts: { concurrency: 1 } });
   t.equal((await request(port, { path: '/before' })).status, 200);

@@ -100,3 +100,29 @@ exports.hog = defineFilter({
     for (;;) hoard.push(new Array(100000).fill(hoard.length));
   },
 });
+
+// Records how each stream ended for the stream-death cases: which phase it was in and whether its signal aborted.
+const deaths = [];
+exports.mortal = defineFilter({
+  async onRequestHeaders(req, ctx) {
+    const mode = req.headers.get('x-mode') ?? '';
+    if (mode === 'report') {
+      req.headers.set('x-deaths', deaths.splice(0).join(' '));
+      return;
+    }
+    ctx.signal.addEventListener('abort', () => deaths.push(`${mode}:aborted`));
+    if (mode === 'fetch') {
+      try {
+        await ctx.fetch('slow', '/stall', { timeoutMs: 60000 });
+      } catch (e) {
+        deaths.push(`fetch:${e.name}`);
+      }
+    }
+  },
+  onRequestData(chunk, ctx) {
+    return chunk.bytes;  // touches every chunk as it streams
+  },
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-mortal', 'seen');
+  },
+});
