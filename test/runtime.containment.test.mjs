@@ -84,8 +84,11 @@ t.test('stream death: reset during body streaming, while awaiting ctx.fetch, ups
   await resetAfter(port, 'POST /s HTTP/1.1\r\nhost: x\r\nx-mode: body\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n', 150);
   // Client reset while the handler awaits a callout that never answers.
   await resetAfter(port, 'GET /f HTTP/1.1\r\nhost: x\r\nx-mode: fetch\r\n\r\n', 200);
-  await sleep(100);
-  const deaths = await report();
+  const { waitFor } = await import('./lib/harness.mjs');
+  const deaths = await waitFor(async () => {
+    const d = await report();
+    return /fetch:aborted/.test(d) && /fetch:StreamClosedError/.test(d) && d;
+  }, { timeoutMs: 10000 }).catch(() => report());
   t.match(deaths, /fetch:aborted/, 'the fetch waiter saw its signal abort');
   t.match(deaths, /fetch:StreamClosedError/, 'the pending ctx.fetch rejected with StreamClosedError');
   // The upstream resets mid-response: the stream ends, the worker serves on.

@@ -107,7 +107,7 @@ exports.mortal = defineFilter({
   async onRequestHeaders(req, ctx) {
     const mode = req.headers.get('x-mode') ?? '';
     if (mode === 'report') {
-      req.headers.set('x-deaths', deaths.splice(0).join(' '));
+      req.headers.set('x-deaths', deaths.join(' '));
       return;
     }
     ctx.signal.addEventListener('abort', () => deaths.push(`${mode}:aborted`));
