@@ -255,6 +255,17 @@ JsEnv::~JsEnv() {
 
 void JsEnv::registerApi(napi_value api) {
   napi_create_reference(napi_, api, 1, &api_);
+  // The batch of completed streams JS has not been told about: [count, id, id, ...] (see closeLater).
+  napi_value ids;
+  napi_get_named_property(napi_, api, "closedIds", &ids);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(napi_, ids, &type, &length, &data, nullptr, nullptr) == napi_ok && type == napi_uint32_array &&
+      length > 1) {
+    closed_ids_ = static_cast<uint32_t*>(data);
+    closed_capacity_ = static_cast<uint32_t>(length - 1);
+  }
   static const char* names[kFnCount] = {"dispatch", "data", "body", "callout", "closed", "load", "checkRoute", "route", "metrics"};
   for (int i = 0; i < kFnCount; i++) {
     napi_value fn;
@@ -454,6 +465,19 @@ void JsEnv::closed(uint32_t stream) {
   NapiScope scope(napi_);
   napi_value arg = num(stream);
   callApi(kClosed, 1, &arg, nullptr);
+}
+
+void JsEnv::closeLater(uint32_t stream) {
+  if (exited_) return;
+  if (!closed_ids_) {
+    closed(stream);
+    return;
+  }
+  // Most streams need no JS at completion (nothing awaits, no signal was asked for): JS drops them
+  // when it next runs instead of a call per stream. The array is the api's, read at every dispatch.
+  uint32_t& count = closed_ids_[0];
+  if (count == closed_capacity_) closed(0);  // full: JS reaps the batch now
+  closed_ids_[1 + count++] = stream;
 }
 
 uint32_t JsEnv::addStream(StreamFilter* s) {

@@ -71,6 +71,8 @@ class JsEnv {
   void deliverBody(uint32_t stream, int direction, napi_value bytes);
   void calloutDone(uint32_t stream, uint64_t callout, uint32_t result, napi_value headers, napi_value body);
   void closed(uint32_t stream);
+  // A completed stream nothing in JS waits on: JS forgets it at its next call.
+  void closeLater(uint32_t stream);
 
   uint32_t addStream(StreamFilter* s);
   void removeStream(uint32_t id);
@@ -133,6 +135,8 @@ class JsEnv {
   std::set<std::pair<int, uint64_t>> routes_;  // (instance, per-route config id) already parsed in JS
   int worker_index_ = -1;
   uint64_t copied_ = 0;
+  uint32_t* closed_ids_ = nullptr;  // the api's closedIds Uint32Array; kept alive by api_
+  uint32_t closed_capacity_ = 0;
   bool exited_ = false;  // process.exit() was called: the environment runs no more JS
   bool retired_ = false;  // replaced by a fresh environment on this thread; scopes left
 };

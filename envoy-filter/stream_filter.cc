@@ -191,9 +191,14 @@ void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_
 void StreamFilter::onStreamComplete() {
   if (completed_) return;
   completed_ = true;
-  for (auto& d : dirs_) d.parked.reset();
+  bool parked = false;
+  for (auto& d : dirs_) {
+    parked = parked || d.parked.has_value();
+    d.parked.reset();
+  }
   if (env_ && touched_) {
-    env_->closed(id_);  // aborts the handler's signal; later calls on the stream throw
+    if (parked || watched_) env_->closed(id_);  // aborts the handler's signal, rejects what it awaits
+    else env_->closeLater(id_);
     env_->afterHook();
   }
 }

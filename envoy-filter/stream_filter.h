@@ -56,6 +56,8 @@ class StreamFilter {
   // A chunk handler's replacement for the chunks it was shown.
   bool replaceChunks(int direction, std::string_view data, std::string* error);
   void countFailure(const char* kind);
+  // JS holds something that must hear of the stream's end at once (its signal, a fetch, a body read).
+  void watchClose() { watched_ = true; }
   // The environment stopped (process.exit): parked handlers fail per policy from this stream's own hook.
   void environmentGone();
   void failParked(Outcome outcome);
@@ -108,6 +110,7 @@ class StreamFilter {
   };
   std::optional<ChunkRun> chunk_run_;  // a chunk handler is looking at these chunks
   bool route_failed_ = false;
+  bool watched_ = false;
   std::optional<RecordedReply> reply_;
   bool answered_ = false;
   bool completed_ = false;

@@ -62,6 +62,7 @@ export class Body {
       this.copy = now;
       return Promise.resolve(now);
     }
+    this.native.watchClose(this.stream.id);
     let resolve!: (v: Uint8Array) => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<Uint8Array>((res, rej) => {

@@ -121,6 +121,8 @@ export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknow
 
 /** What native calls (through the object handed to registerApi); see envoy-filter/js_env.cc. */
 export interface RuntimeApi {
+  /** [count, id, id, ...]: completed streams native has not told JS about one by one (JsEnv::closeLater). */
+  readonly closedIds: Uint32Array;
   load(path: string, filterName: string, configJson: string, asyncBudgetMs?: number): LoadState;
   metrics(index: number): string;
   checkRoute(filterName: string, modulePath: string, configJson: string): LoadState;
@@ -169,6 +171,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         config,
         get signal() {
           if (!stream.controller) {
+            if (!stream.closed) native.watchClose(stream.id);
             stream.controller = new AbortController();
             if (stream.closed) stream.controller.abort(new StreamClosedError('stream'));
           }
@@ -278,6 +281,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       let id: number;
       try {
         id = native.callout(this.live('ctx.fetch'), cluster, flat, body, timeoutMs);
+        native.watchClose(this.id);
       } catch (e) {
         throw nativeError(e);
       }
@@ -340,7 +344,20 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     }
   }
 
+  const closedIds = new Uint32Array(1025);
+  /** Forgets the streams native completed without a call (nothing in JS was waiting on them). */
+  function reapClosed(): void {
+    const n = closedIds[0] as number;
+    for (let i = 1; i <= n; i++) {
+      const id = closedIds[i] as number;
+      streams.get(id)?.close();
+      streams.delete(id);
+    }
+    closedIds[0] = 0;
+  }
+
   function streamFor(streamId: number, instanceIndex: number, route: number): Stream {
+    if (closedIds[0]) reapClosed();
     let s = streams.get(streamId);
     if (!s) {
       const inst = instances[instanceIndex] as Instance;
@@ -366,6 +383,8 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
   }
 
   return {
+    closedIds,
+
     /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
     load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000): LoadState {
       const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
@@ -503,6 +522,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
     /** The stream completed (normally or not): abort its signal; later calls on it throw. */
     closed(streamId: number): void {
+      reapClosed();
       const s = streams.get(streamId);
       if (!s) return;
       streams.delete(streamId);

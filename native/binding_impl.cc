@@ -321,6 +321,12 @@ Napi::Value logEnabled(const Napi::CallbackInfo& info, uint32_t level) {
                                             nodevoy::logEnabled(static_cast<envoy_dynamic_module_type_log_level>(level)));
 }
 
+Napi::Value watchClose(const Napi::CallbackInfo& info, uint32_t stream) {
+  JsEnv* env = JsEnv::from(info.Env());
+  if (StreamFilter* s = env ? env->stream(stream) : nullptr) s->watchClose();
+  return info.Env().Undefined();
+}
+
 Napi::Value bytesCopiedToJs(const Napi::CallbackInfo& info) {
   JsEnv* env = JsEnv::from(info.Env());
   return Napi::Number::New(info.Env(), env ? static_cast<double>(env->bytesCopiedToJs()) : 0);

@@ -48,6 +48,8 @@ export interface NativeBinding {
   log(level: number, message: string): void;
   /** Whether a level would be logged, so disabled levels cost one call. */
   logEnabled(level: number): boolean;
+  /** JS holds something (an abort signal, a fetch, a body read) that must hear of the stream's end at once, not batched. */
+  watchClose(stream: number): void;
   /** Body bytes this environment has copied into the JS heap (whole-body reads, ctx.fetch responses); chunk views copy none. */
   bytesCopiedToJs(): number;
   /** Index of the Envoy worker this environment runs on (-1 on the main thread). */

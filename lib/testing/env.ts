@@ -177,6 +177,9 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     return this.copied;
   }
 
+  /** The kit always tells the runtime of a stream's end at once, so there is nothing to watch. */
+  watchClose(): void {}
+
   recordJsTime(phase: string, micros: number): void {
     this.metrics.record(this.own.jsTime, [phase], 'record', micros);
   }

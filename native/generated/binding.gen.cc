@@ -420,6 +420,14 @@ Napi::Value js_logEnabled(const Napi::CallbackInfo& info) {
   return logEnabled(info, info[0].As<Napi::Number>().Uint32Value());
 }
 
+Napi::Value js_watchClose(const Napi::CallbackInfo& info) {
+  {
+    Napi::Value v = info[0];
+    if (!(v.IsNumber())) return fail(info, "watchClose", "stream", "a number", v);
+  }
+  return watchClose(info, info[0].As<Napi::Number>().Uint32Value());
+}
+
 Napi::Value js_bytesCopiedToJs(const Napi::CallbackInfo& info) {
 
   return bytesCopiedToJs(info);
@@ -456,6 +464,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setUpstreamOverrideHost", Napi::Function::New(env, js_setUpstreamOverrideHost, "setUpstreamOverrideHost"));
   exports.Set("log", Napi::Function::New(env, js_log, "log"));
   exports.Set("logEnabled", Napi::Function::New(env, js_logEnabled, "logEnabled"));
+  exports.Set("watchClose", Napi::Function::New(env, js_watchClose, "watchClose"));
   exports.Set("bytesCopiedToJs", Napi::Function::New(env, js_bytesCopiedToJs, "bytesCopiedToJs"));
   exports.Set("workerIndex", Napi::Function::New(env, js_workerIndex, "workerIndex"));
   return exports;

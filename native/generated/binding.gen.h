@@ -53,6 +53,8 @@ Napi::Value setUpstreamOverrideHost(const Napi::CallbackInfo& info, uint32_t str
 Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string message);
 // Whether a level would be logged, so disabled levels cost one call.
 Napi::Value logEnabled(const Napi::CallbackInfo& info, uint32_t level);
+// JS holds something (an abort signal, a fetch, a body read) that must hear of the stream's end at once, not batched.
+Napi::Value watchClose(const Napi::CallbackInfo& info, uint32_t stream);
 // Body bytes this environment has copied into the JS heap (whole-body reads, ctx.fetch responses); chunk views copy none.
 Napi::Value bytesCopiedToJs(const Napi::CallbackInfo& info);
 // Index of the Envoy worker this environment runs on (-1 on the main thread).
