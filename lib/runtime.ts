@@ -323,8 +323,11 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     }
 
     /** The stream ended, or its handler was abandoned: everything pending on it fails with `reason`. */
-    close(reason: unknown = new StreamClosedError('stream')): void {
+    close(given?: unknown): void {
       this.closed = true;
+      // Most streams have nothing to notify: build the error (a stack capture) only when someone listens.
+      if (!this.controller && !this.bodies.length && !this.fetches?.size) return;
+      const reason = given ?? new StreamClosedError('stream');
       this.controller?.abort(reason);
       for (const b of this.bodies) b?.abort(reason);
       for (const f of this.fetches?.values() ?? []) {
