@@ -32,7 +32,7 @@ const js = (filterName) => [{ module: 'nodevoy', filterName, config: { module: b
 const mib = 1 << 20;
 const block = Buffer.alloc(mib);
 for (let k = 0; k < mib; k++) block[k] = 97 + (k % 26);
-const big = Array.from({ length: 64 }, () => block);  // 64 MiB, sent chunk by chunk
+const big = Buffer.concat(Array.from({ length: 64 }, () => block));  // 64 MiB in one write: the client does not pace it
 
 async function measure(port, body, bytes, n) {
   let copied = 0;
@@ -48,6 +48,7 @@ async function measure(port, body, bytes, n) {
 
 const configs = [
   ['64 MiB streamed, no filter', [], big, 64 * mib, 2],
+  ['64 MiB streamed through a JS chunk handler that only reads', js('chunkStats'), big, 64 * mib, 2],
   ['64 MiB streamed through a JS chunk transform', js('copyMeter'), big, 64 * mib, 2],
   ['1 MiB whole, no filter', [], block, mib, 50],
   ['1 MiB read whole by JS (body.bytes())', js('wholeMeter'), block, mib, 50],
