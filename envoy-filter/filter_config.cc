@@ -15,12 +15,21 @@ std::atomic<uint64_t> g_next_id{1};
 int g_live_configs = 0;  // main thread only: the validation environment lives while configs do
 
 // Parses a config document that must be an object with only the given keys.
+constexpr int kMaxDepth = 1000;  // deeper documents are refused: printing them back would recurse too far (100,000 overflowed the stack)
+
 bool parseObject(std::string_view json, std::initializer_list<const char*> keys, const char* what, nlohmann::json* out,
                  std::string* error) {
   try {
-    *out = nlohmann::json::parse(json.empty() ? std::string_view("{}") : json);
+    *out = nlohmann::json::parse(json.empty() ? std::string_view("{}") : json,
+                                 [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+                                   if (depth > kMaxDepth) throw std::length_error("nested deeper than 1000 levels");
+                                   return true;
+                                 });
   } catch (const nlohmann::json::exception& e) {
     *error = std::string(what) + " is not valid JSON: " + e.what();
+    return false;
+  } catch (const std::length_error& e) {
+    *error = std::string(what) + " is " + e.what();
     return false;
   }
   if (!out->is_object()) {

@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "envoy-filter/outcome.h"
 
 namespace nodevoy {
@@ -46,13 +48,21 @@ void LoopPump::commitLocked() {
 
 void LoopPump::offer(envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler) {
   std::lock_guard lock(mu_);
+  live_.push_back(scheduler);
   target_ = scheduler;
   if (starved_ && requested_) commitLocked();
 }
 
 void LoopPump::withdraw(envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler) {
   std::lock_guard lock(mu_);
-  if (target_ == scheduler) target_ = nullptr;
+  auto it = std::find(live_.rbegin(), live_.rend(), scheduler);
+  if (it == live_.rend()) return;
+  live_.erase(std::next(it).base());
+  if (target_ != scheduler) return;
+  // Another live stream of this worker carries the loop from now on; a run requested through the
+  // withdrawn scheduler may never be delivered, so ask again through the new one.
+  target_ = live_.empty() ? nullptr : live_.back();
+  if (requested_) commitLocked();
 }
 
 bool LoopPump::due() const {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "envoy-filter/envoy_abi.h"
 
@@ -20,8 +21,9 @@ class LoopPump {
   LoopPump(const LoopPump&) = delete;
   LoopPump& operator=(const LoopPump&) = delete;
 
-  // Worker thread: the scheduler the helper commits on. A stream offers its scheduler when it starts
-  // and withdraws it before deleting it (under the same lock the helper commits under).
+  // Worker thread: the schedulers the helper may commit on (the newest live one). A stream offers its
+  // scheduler when it starts and withdraws it when it completes and before deleting it (under the same
+  // lock the helper commits under).
   void offer(envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler);
   void withdraw(envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler);
 
@@ -50,6 +52,7 @@ class LoopPump {
   bool starved_ = false;     // it asked while no stream could carry the event
   int timeout_ms_ = -1;
   envoy_dynamic_module_type_http_filter_scheduler_module_ptr target_ = nullptr;
+  std::vector<envoy_dynamic_module_type_http_filter_scheduler_module_ptr> live_;  // offered, not withdrawn (oldest first)
 };
 
 }  // namespace nodevoy

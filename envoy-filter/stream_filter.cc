@@ -191,6 +191,7 @@ void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_
 void StreamFilter::onStreamComplete() {
   if (completed_) return;
   completed_ = true;
+  if (env_ && env_->pump()) env_->pump()->withdraw(scheduler_);  // a completed stream carries no more loop runs
   bool parked = false;
   for (auto& d : dirs_) {
     parked = parked || d.parked.has_value();

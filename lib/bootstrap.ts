@@ -22,9 +22,4 @@ for (const [method, level] of Object.entries(consoleLevels)) {
 process.on('uncaughtException', (e) => native.log(4, `[nodevoy] uncaught exception: ${describeError(e)}`));
 process.on('unhandledRejection', (e) => native.log(4, `[nodevoy] unhandled rejection: ${describeError(e)}`));
 
-// Node 18 builds fetch's Request/Response/Headers lazily (~30-50 ms the first time): do it now, at
-// environment creation, rather than inside the first handler's time budget.
-void [globalThis.Request, globalThis.Response, globalThis.Headers, globalThis.fetch];
-new Response(new Uint8Array(0), { headers: new Headers() });
-
 native.registerApi(createRuntime(native));

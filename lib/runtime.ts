@@ -359,6 +359,18 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     closedIds[0] = 0;
   }
 
+  /**
+   * Node 18 builds fetch's Request/Response/Headers lazily (~30-50 ms the first time, and it starts a
+   * background wasm compile): on a worker, do it while loading, outside any handler's time budget. Not on
+   * the main thread, whose environment may be torn down right away when Envoy rejects a config.
+   */
+  let warmed = false;
+  function prewarmFetch(): void {
+    if (warmed) return;
+    warmed = true;
+    new Response(new Uint8Array(0), { headers: new Headers() });
+  }
+
   function streamFor(streamId: number, instanceIndex: number, route: number): Stream {
     if (closedIds[0]) reapClosed();
     let s = streams.get(streamId);
@@ -391,6 +403,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
     load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000): LoadState {
       const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
+      if (native.workerIndex() >= 0) prewarmFetch();
       return loadState(async () => {
         const raw: unknown = JSON.parse(configJson);
         const def = await loadDefinition(path, filterName);
