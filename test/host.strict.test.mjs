@@ -2,7 +2,7 @@
 // bytes kept past their hook are scribbled, and the binary exports only the ABI callbacks.
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { freePort, hostBinary, hostConfig, request, startHost, startUpstream } from './lib/harness.mjs';
+import { freePort, hostBinary, hostConfig, request, startHost, startUpstream, waitFor } from './lib/harness.mjs';
 import { fx } from './lib/setup.mjs';
 
 const asan = /asan/.test(process.env.NODEVOY_BUILD || '');
@@ -33,6 +33,8 @@ t.test('keep_pointer: a view kept past its hook is garbage under lifetime checks
   for (const [name, opts] of variants) {
     t.test(name, async (t) => {
       const { host, port } = await bareHost(t, [fx('keep_pointer', {})], opts);
+      // The ready line can trail the open port by a moment on a loaded machine.
+      await waitFor(() => /lifetime checks on/.test(host.stderr()), { timeoutMs: 5000 }).catch(() => {});
       t.match(host.stderr(), /lifetime checks on/, 'the host says checks are on');
       const path = '/kept/original/path';
       const r = await request(port, { path, agent: false, timeoutMs: 20000 }).then(
