@@ -20,7 +20,23 @@ export function headerValue(name: string, value: unknown): string {
     throw new InvalidHeaderError(`Expected a string value for header '${name}' but received ${describe(value)}`);
   if (BAD_VALUE.test(value))
     throw new InvalidHeaderError(`Expected a value without CR, LF or NUL for header '${name}' but received ${describe(value)}`);
+  if (name.startsWith(':')) pseudoValue(name, value);
   return value;
+}
+
+// Pseudo-headers end up in the request or status line: a value that would break the line is refused.
+const PSEUDO: Record<string, [RegExp, string]> = {
+  ':status': [/^[1-5][0-9][0-9]$/, 'a status code from 100 to 599'],
+  ':method': [/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a method token'],
+  ':path': [/^[^\s\x00-\x1f\x7f]+$/, 'a path without spaces or control characters'],
+  ':scheme': [/^[A-Za-z][A-Za-z0-9+.-]*$/, 'a URI scheme'],
+  ':authority': [/^[^\s\x00-\x1f\x7f/?#@]+$/, 'a host[:port] without spaces'],
+};
+
+function pseudoValue(name: string, value: string): void {
+  const rule = Object.hasOwn(PSEUDO, name) ? PSEUDO[name] : undefined;
+  if (rule && !rule[0].test(value))
+    throw new InvalidHeaderError(`Expected ${rule[1]} for '${name}' but received ${describe(value)}`);
 }
 
 export function status(code: unknown, min = 200): number {

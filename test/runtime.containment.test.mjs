@@ -131,7 +131,7 @@ t.test('bad input at the boundary: typed errors at the call site, nothing corrup
   t.equal(seen['x-results'], [
     'crlf=InvalidHeaderError', 'nul=InvalidHeaderError', 'badname=InvalidHeaderError', 'nonstring=InvalidHeaderError',
     'status=InvalidResponseError', 'status-float=InvalidResponseError', 'reply-header=InvalidHeaderError',
-    'metadata=TypeError', 'attribute=TypeError', 'fetch-cluster=ok',
+    'metadata=TypeError', 'attribute=TypeError', 'fetch-cluster=ok', 'pseudo-path=InvalidHeaderError', 'pseudo-method=InvalidHeaderError',
   ].join(' '));
   t.notOk('x-injected' in seen, 'no header injected');
   t.notOk('x-a' in seen, 'no partial write');

@@ -186,6 +186,19 @@ export function makePredictor({ faultFilters, hostCwd }) {
     if (c.form === 'string') {
       const text = textOf(c);
       deepText = nesting(text) > 500;  // ctx.config that deep: echoing it may fail (stack), compare nothing
+      if (nesting(text) > 64) {
+        // see below: the depth limit; too deep for JSON.parse here is fine
+        let parsed;
+        try { parsed = JSON.parse(text); } catch (e) { parsed = e instanceof RangeError ? undefined : null; }
+        const causes = ['nested deeper than', ...(parsed === null ? ['is not valid JSON'] : [])];
+        if (parsed !== undefined && parsed !== null) {
+          doc = parsed;
+          const rest = predictShallow();
+          if (rest.verdict === 'unknown') return unknown(`deep, and ${rest.why}`);
+          if (rest.verdict === 'reject') causes.push(...(rest.causes ?? []));
+        }
+        return { verdict: nesting(text) > 1001 ? 'reject' : 'unknown', causes };
+      }
       const p = parseText(text);
       if (p.unknown) return unknown('text nlohmann and JSON.parse may read differently');
       // a NUL in the text: the host's YAML reader may cut the text there, so the cause may differ
@@ -193,6 +206,17 @@ export function makePredictor({ faultFilters, hostCwd }) {
       if (p.invalid) return reject('is not valid JSON');
       doc = p.value;
     }
+    // The module refuses documents nested deeper than its limit (kMaxDepth in filter_config.cc, being
+    // tuned: 64 to 1000) with "… is nested deeper than N levels". Up to 64 levels nothing changes;
+    // deeper, either verdict is fine, but a rejection must name the depth (or a cause found earlier).
+    const depth = c.form === 'string' ? 0 : nesting(JSON.stringify(doc));
+    if (depth > 64) {
+      const rest = predictShallow();
+      if (rest.verdict === 'unknown') return unknown(`deep, and ${rest.why}`);
+      return { verdict: depth > 1001 ? 'reject' : 'unknown', causes: ['nested deeper than', ...(rest.verdict === 'reject' ? rest.causes ?? [] : [])] };
+    }
+    return predictShallow();
+    function predictShallow() {
     if (!isObj(doc)) return reject('filter_config must be a JSON object');
     const known = ['module', 'config', ...POLICY];
     const unknownKeys = Object.keys(doc).filter((k) => !known.includes(k));
@@ -233,6 +257,7 @@ export function makePredictor({ faultFilters, hostCwd }) {
       if (p.invalid) return reject('is not valid JSON');
       rdoc = p.value;
     }
+    if (nesting(rt.form === 'string' ? rt.text : JSON.stringify(rdoc)) > 64) return unknown('deep route config');
     if (!isObj(rdoc)) return reject('per-route filter_config must be a JSON object');
     const rUnknown = Object.keys(rdoc).filter((k) => k !== 'config' && k !== 'module');
     if (rUnknown.length) return reject(...rUnknown.map((k) => `unknown field "${k}"`));
@@ -259,6 +284,7 @@ export function makePredictor({ faultFilters, hostCwd }) {
     if (rdef !== def) return unknown('route config for another filter than the one on the chain');
     const merged = isObj(config) ? (isObj(rconfig) ? { ...config, ...rconfig } : config) : rconfig;
     return { verdict: 'accept', config: deepText ? undefined : merged, echoes: !deepText && (c.filterName === 'fuzzConfig' || c.filterName === 'echoConfig') };
+    }
   };
 }
 
@@ -336,7 +362,7 @@ export async function runConfigCase(c, { harness, upstreamPort }) {
     out.response = await get(port, 10000);
     proc.kill('SIGTERM');
     const t0 = Date.now();
-    const done = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), STOP_TIMEOUT_MS))]);
+    const done = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), STOP_TIMEOUT_MS).unref())]);
     if (!done) {
       proc.kill('SIGKILL');
       await exited;
@@ -377,7 +403,7 @@ export function checkConfig(c, run, pred) {
       category = `rejected:${rej.by}:${normalizeMessage(rej.message)}`;
       if (pred.verdict === 'accept') fail(`a valid config was rejected: ${rej.message.slice(0, 400)}`);
       // (compared up to a NUL: nodevoy-host's log line ends at a NUL byte in the message)
-      if (pred.verdict === 'reject' && pred.causes?.length && !pred.causes.some((k) => run.stderr.includes(k.split('\u0000')[0])))
+      if ((pred.verdict === 'reject' || pred.verdict === 'unknown') && pred.causes?.length && !pred.causes.some((k) => run.stderr.includes(k.split('\u0000')[0])))
         fail(`rejected, but the message does not name the cause (expected one of ${JSON.stringify(pred.causes)}): ${rej.message.slice(0, 400)}`);
       if (rej.by === 'host' && pred.verdict === 'reject') category = `rejected:host:${normalizeMessage(rej.message)}`;
     }

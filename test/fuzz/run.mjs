@@ -26,7 +26,7 @@ const repoRoot = path.resolve(here, '..', '..');
 export let corpusDir = path.join(here, 'corpus');
 let findingsDir = process.env.NODEVOY_FUZZ_FINDINGS || path.join(os.tmpdir(), 'nodevoy-fuzz-findings');
 const MAX_CORPUS_FILE = 64 * 1024;
-const MAX_HEADER_INPUT = 8 * 1024;  // bigger programs still run; the corpus keeps small ones
+const MAX_HEADER_INPUT = 4 * 1024;  // bigger programs still run; the corpus keeps small ones
 const MAX_CONFIG_CORPUS = 150;
 
 // ------------------------------------------------------------------------------------------------

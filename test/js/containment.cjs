@@ -49,6 +49,8 @@ exports.boundary = defineFilter({
     attempt('metadata', () => ctx.metadata.set('ns', 'k', { nested: true }));
     attempt('attribute', () => ctx.attribute('no.such.attribute'));
     attempt('fetch-cluster', () => { ctx.fetch('', '/'); });
+    attempt('pseudo-path', () => req.headers.set(':path', '/a b'));
+    attempt('pseudo-method', () => req.headers.set(':method', 'P O'));
     req.headers.set('x-results', results.join(' '));
     ctx.saved = req;
   },
