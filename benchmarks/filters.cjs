@@ -1,6 +1,7 @@
 // JS filters measured by benchmarks/run.mjs (one export per configuration; filter_name picks it).
 // Each does what its native twin in test/fixture/fixture_module.cc does, so the two can be compared.
 const { defineFilter } = require('nodevoy');
+const { upper } = require('../test/js/ascii.cjs');
 
 // No handlers at all: the module can skip JS for every hook.
 exports.passthrough = defineFilter({});
@@ -49,13 +50,7 @@ function countChunk(chunk, ctx) {
 exports.upperBody = defineFilter({
   onRequestData(chunk, ctx) {
     countChunk(chunk, ctx);
-    const src = chunk.bytes;
-    const out = new Uint8Array(src.length);
-    for (let i = 0; i < src.length; i++) {
-      const c = src[i];
-      out[i] = c >= 97 && c <= 122 ? c - 32 : c;
-    }
-    return out;
+    return upper(chunk.bytes);
   },
 });
 

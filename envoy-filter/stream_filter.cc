@@ -70,9 +70,7 @@ StreamFilter::~StreamFilter() {
 }
 
 void StreamFilter::environmentGone() {
-  bool any = false;
-  for (auto& d : dirs_) any = any || (d.parked && !d.settled);
-  failParked(Outcome::Failed);
+  const bool any = failParked(Outcome::Failed);
   if (any && deferring_ == kNone && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
@@ -87,6 +85,7 @@ int StreamFilter::onHeaders(int direction, bool end_stream) {
     sendFailure("nodevoy_unavailable");
     return kStopIteration;
   }
+  budgetJs();
   Direction& d = dirs_[direction];
   d.end_seen = end_stream;
   const Phase phase = phaseOf(0, direction);
@@ -103,6 +102,7 @@ int StreamFilter::onHeaders(int direction, bool end_stream) {
 int StreamFilter::onData(int direction, bool end_stream) {
   if (!env_ || answered_) return kContinue;
   if (!env_->alive() && !dirs_[direction].parked) return kContinue;  // handled by the headers phase's failure
+  budgetJs();
   Direction& d = dirs_[direction];
   if (end_stream) d.end_seen = d.data_end = true;
   if (d.parked) {
@@ -128,6 +128,7 @@ int StreamFilter::onData(int direction, bool end_stream) {
 int StreamFilter::onTrailers(int direction) {
   if (!env_ || answered_) return kContinue;
   if (!env_->alive() && !dirs_[direction].parked) return kContinue;
+  budgetJs();
   Direction& d = dirs_[direction];
   d.end_seen = true;
   const Phase phase = phaseOf(2, direction);
@@ -146,6 +147,7 @@ int StreamFilter::onTrailers(int direction) {
 
 void StreamFilter::onScheduled(uint64_t event_id) {
   if (!env_) return;
+  budgetJs();
   if (event_id == kPumpEvent) {
     env_->runLoop();
     return;
@@ -157,6 +159,7 @@ void StreamFilter::onScheduled(uint64_t event_id) {
 void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_dynamic_module_type_envoy_http_header* headers,
                                  size_t header_count, const envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
   if (!env_ || completed_ || !env_->alive()) return;
+  budgetJs();
   {
     NapiScope scope(env_->napi());
     napi_env napi = env_->napi();
@@ -198,6 +201,7 @@ void StreamFilter::onStreamComplete() {
     d.parked.reset();
   }
   if (env_ && touched_) {
+    budgetJs();
     if (parked || watched_) env_->closed(id_);  // aborts the handler's signal, rejects what it awaits
     else env_->closeLater(id_);
     env_->afterHook();
@@ -239,7 +243,6 @@ void StreamFilter::openStream() {
 }
 
 Outcome StreamFilter::call(Phase phase) {
-  env_->setSyncBudget(config_.syncBudgetMs());
   openStream();
   if (route_failed_) return Outcome::Failed;
   const auto t0 = std::chrono::steady_clock::now();
@@ -253,7 +256,6 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
   BodyBuffers body(envoy_, direction, received);
   auto chunks = body.chunks(received);
   if (chunks.empty() && !end) return Outcome::Continue;
-  env_->setSyncBudget(config_.syncBudgetMs());
   openStream();
   if (route_failed_) return Outcome::Failed;
   const Phase phase = phaseOf(1, direction);
@@ -269,6 +271,8 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
   recordJsTime(phase, microsSince(t0));
   return o;
 }
+
+void StreamFilter::budgetJs() { env_->setSyncBudget(config_.syncBudgetMs()); }
 
 void StreamFilter::recordJsTime(Phase phase, uint64_t micros) {
   const char* name = phaseName(phase);
@@ -370,9 +374,14 @@ void StreamFilter::settle(Phase phase, Outcome outcome) {
   if (!caller_reads && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
-void StreamFilter::failParked(Outcome outcome) {
+bool StreamFilter::failParked(Outcome outcome) {
+  bool any = false;
   for (auto& d : dirs_)
-    if (d.parked && !d.settled) d.settled = outcome;
+    if (d.parked && !d.settled) {
+      d.settled = outcome;
+      any = true;
+    }
+  return any;
 }
 
 void StreamFilter::resumeSettled() {

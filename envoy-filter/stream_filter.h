@@ -60,7 +60,8 @@ class StreamFilter {
   void watchClose() { watched_ = true; }
   // The environment stopped (process.exit): parked handlers fail per policy from this stream's own hook.
   void environmentGone();
-  void failParked(Outcome outcome);
+  // Parked handlers that have not settled come to `outcome`; true if there were any.
+  bool failParked(Outcome outcome);
 
  private:
   struct Direction {
@@ -85,6 +86,8 @@ class StreamFilter {
   Result deliverAndResume(int direction, Hook hook);
   void openStream();
   void recordJsTime(Phase phase, uint64_t micros);
+  // Every JS run inside this stream's hook (handlers, deliveries, loop turns) gets this filter's sync budget.
+  void budgetJs();
   Result answer(Outcome outcome);
   Outcome applyPolicy(Outcome outcome);
   void resumeSettled();

@@ -1,7 +1,6 @@
 import type { NativeBinding } from './generated/binding';
 import type { StreamHandle } from './headers';
-import { nativeError } from './errors';
-import { StreamClosedError } from './errors';
+import { StreamClosedError, nativeError } from './errors';
 import { bytes as checkBytes } from './validate';
 
 /** One body chunk as it arrives. */

@@ -6,7 +6,7 @@ import { Outcome, Phase, type RuntimeApi } from '../runtime';
 import { ModuleStream, type ModuleEnv } from './module';
 import { context, type RunContext } from './clock';
 import type { FakeStream } from './stream';
-import { utf8 } from './http';
+import { concat, utf8 } from './http';
 import type { LogEntry, LogLevel, MetricSample, TestMetrics } from './types';
 
 const LEVEL_NAMES: readonly LogEntry['level'][] = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
@@ -266,16 +266,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   replaceChunks(stream: number, direction: number, parts: ReadonlyArray<string | Uint8Array>): void {
     this.live(stream);
     const d = this.direction(direction);
-    const bytes = parts.map((p) => utf8(p));
-    let n = 0;
-    for (const b of bytes) n += b.length;
-    const all = new Uint8Array(n);
-    let at = 0;
-    for (const b of bytes) {
-      all.set(b, at);
-      at += b.length;
-    }
-    (this.streams.get(stream) as ModuleStream).replaceChunks(d, all);
+    (this.streams.get(stream) as ModuleStream).replaceChunks(d, concat(parts.map((p) => utf8(p))));
   }
 
   metric(stream: number, index: number, op: number, labels: string[], value: number): void {

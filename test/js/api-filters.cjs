@@ -1,14 +1,7 @@
 // Filters exercising every part of the SDK, for test/runtime.api.test.mjs (through the ABI host).
 const { defineFilter, InvalidStateError, FetchError } = require('nodevoy');
 
-const upper = (bytes) => {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    out[i] = c >= 97 && c <= 122 ? c - 32 : c;
-  }
-  return out;
-};
+const { upper } = require('./ascii.cjs');
 
 // 1. bodies, streamed chunk by chunk
 exports.uppercase = defineFilter({

@@ -4,14 +4,7 @@ const { defineFilter, FetchError } = require('nodevoy');
 const { z } = require('zod');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const upper = (bytes) => {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    out[i] = c >= 97 && c <= 122 ? c - 32 : c;
-  }
-  return out;
-};
+const { upper } = require('./ascii.cjs');
 
 // sync header rewrite, both directions
 exports.headerRewrite = defineFilter({
