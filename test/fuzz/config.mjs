@@ -347,7 +347,9 @@ export async function runConfigCase(c, { harness, upstreamPort }) {
     const deadline = Date.now() + START_TIMEOUT_MS;
     let up = false;
     while (!exit && Date.now() < deadline) {
-      if (await canConnect(port)) { up = true; break; }
+      // Our host's own ready line, not just an open port: a freePort() can be taken by another process while
+      // this host is still loading (slow under ASan), and connecting to that one looked like "accepted".
+      if (/nodevoy-host ready/.test(stderr) && await canConnect(port)) { up = true; break; }
       await new Promise((r) => setTimeout(r, 15));
     }
     if (!up && !exit) {
