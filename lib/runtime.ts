@@ -397,6 +397,20 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     return findFilter(await importBundle(path), filterName, path);
   }
 
+  /** Per-route configs seen before their filter loaded, keyed by filter name and config text. */
+  const pendingRoutes = new Map<string, { filterName: string; configJson: string }>();
+  function checkPendingRoutes(filterName: string, def: FilterDefinition<unknown, unknown>): void {
+    for (const [key, pending] of pendingRoutes) {
+      if (pending.filterName !== filterName) continue;
+      pendingRoutes.delete(key);
+      try {
+        applySchema(def.routeConfig, JSON.parse(pending.configJson));
+      } catch (e) {
+        throw schemaError('per-route config', e);
+      }
+    }
+  }
+
   return {
     closedIds,
 
@@ -414,6 +428,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
           throw schemaError('filter_config.config', e);
         }
         metricDeclarationsJson(def.metrics);  // bad declarations fail the load
+        checkPendingRoutes(filterName, def);
         instances.push({ name: filterName, path, def, config, routes: new Map(), asyncBudgetMs });
         state.index = instances.length - 1;
         state.handlers = HANDLERS.reduce((bits, h, i) => (def[h] ? bits | (1 << i) : bits), 0);
@@ -431,8 +446,12 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       return loadState(async () => {
         let def = [...instances].reverse().find((i) => i.name === filterName && (!modulePath || i.path === modulePath))?.def;
         if (!def && modulePath) def = await loadDefinition(modulePath, filterName);
-        if (!def)
-          throw new Error(`no filter "${filterName}" is loaded: configure the http filter before its routes, or name its bundle with "module"`);
+        if (!def) {
+          // Envoy builds an HCM's inline route config before its http filters: validate this one when
+          // the filter it names loads (a failure then rejects that filter config, and so the listener).
+          pendingRoutes.set(`${filterName}\0${configJson}`, { filterName, configJson });
+          return;
+        }
         try {
           applySchema(def.routeConfig, JSON.parse(configJson));
         } catch (e) {

@@ -10,7 +10,9 @@ const Limit = {
   /** Names the route's buckets and its metric label; routes with the same name share buckets. */
   name: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only (it is a metric label)'),
   requests: z.number().int().positive(),
-  perSeconds: z.number().positive(),
+  // coerce: Envoy's YAML loader hands a number with a fraction (perSeconds: 0.5) to a Struct config as
+  // the string "0.5"; integers, JSON configs and xDS keep numbers.
+  perSeconds: z.coerce.number().positive(),
   /** Bucket size (the burst allowed after a quiet period); defaults to `requests`. */
   burst: z.number().int().positive().optional(),
   /** Key buckets by this request header (e.g. an API key); absent: by client address. "" = one bucket per route. */
