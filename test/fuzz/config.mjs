@@ -13,8 +13,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { proxyArgs } from '../lib/proxy.mjs';
 
 export const START_TIMEOUT_MS = 20000;
+// The proxy's own ready line: nodevoy-host's, or Envoy's once its workers start.
+const READY = /nodevoy-host ready|starting main dispatch loop/;
 export const STOP_TIMEOUT_MS = 15000;
 
 // ------------------------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ export async function runConfigCase(c, { harness, upstreamPort }) {
   const yaml = yamlFor(c, harness, { port, upstream: upstreamPort });
   const file = path.join(tmpDir, `case-${process.pid}-${port}.yaml`);
   fs.writeFileSync(file, yaml);
-  const proc = spawn(harness.hostBinary, ['-c', file, '--concurrency', '1', '--check-lifetimes'], {
+  const proc = spawn(harness.hostBinary, ['-c', file, ...proxyArgs(harness.proxy, { concurrency: 1 })], {
     env: { ...process.env, ENVOY_DYNAMIC_MODULES_SEARCH_PATH: harness.buildDir },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -349,7 +352,7 @@ export async function runConfigCase(c, { harness, upstreamPort }) {
     while (!exit && Date.now() < deadline) {
       // Our host's own ready line, not just an open port: a freePort() can be taken by another process while
       // this host is still loading (slow under ASan), and connecting to that one looked like "accepted".
-      if (/nodevoy-host ready/.test(stderr) && await canConnect(port)) { up = true; break; }
+      if (READY.test(stderr) && await canConnect(port)) { up = true; break; }
       await new Promise((r) => setTimeout(r, 15));
     }
     if (!up && !exit) {
