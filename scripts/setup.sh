@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent setup from a fresh Debian 12 machine: system packages, Debian's libnode 18 (extracted, not
-# installed: see shared/design/node-embedding.md), npm packages, then the native build.
+# installed: see docs/embedding.md), npm packages, the pinned Envoy binaries, then the native build.
 # Usage: scripts/setup.sh [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
