@@ -141,3 +141,43 @@ t.test('malformed requests get 400 and the host keeps serving', async (t) => {
   const g = await request(port, { path: '/ok' });
   t.equal(g.status, 200);
 });
+
+t.test('upstream keep-alive: sequential requests share one upstream connection per worker', async (t) => {
+  const ports = [];
+  const { port, up } = await withHost(t, {
+    upstreamHandler(req, res) {
+      ports.push(req.socket.remotePort);
+      const headers = { 'content-type': 'text/plain', 'content-length': '2' };
+      if (req.url === '/close') headers.connection = 'close';  // this response ends its connection
+      res.writeHead(200, headers);
+      res.end('ok');
+      // The upstream closes this connection a moment after the response, while it sits idle.
+      if (req.url === '/short-lived') res.on('finish', () => setTimeout(() => req.socket.end(), 100));
+    },
+  });
+  // One downstream connection keeps the requests on one worker (pools are per worker, as Envoy's).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const get = async (path) => {
+    const r = await request(port, { path, agent });
+    t.equal(r.status, 200, `${path} answered`);
+    return ports.at(-1);
+  };
+
+  const a = await get('/one');
+  const b = await get('/two');
+  t.equal(b, a, 'the second request reached the upstream on the first one\'s socket');
+
+  // An upstream that answers `connection: close` ends that connection: the next request opens another.
+  await get('/close');
+  const c = await get('/after-close');
+  t.not(c, a, 'a closed connection is not reused');
+
+  // The upstream closes an idle connection on its own: the proxy notices and the next request is
+  // served on a new connection, not failed on the dead one.
+  const d = await get('/short-lived');
+  await new Promise((r) => setTimeout(r, 400));
+  const e = await get('/after-idle-close');
+  t.not(e, d, 'the connection the upstream closed while idle was dropped from the pool');
+  t.equal(up.requests.length, 6);
+});

@@ -1,5 +1,6 @@
 #include "callout.h"
 
+#include "cluster_pool.h"
 #include "stream.h"
 
 namespace host {

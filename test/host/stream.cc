@@ -6,6 +6,7 @@
 #include <random>
 
 #include "callout.h"
+#include "cluster_pool.h"
 #include "log.h"
 
 namespace host {

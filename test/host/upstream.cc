@@ -5,15 +5,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <algorithm>
-#include <cstring>
-
-#include "log.h"
+#include "cluster_pool.h"
 
 namespace host {
 
-UpstreamConnection::UpstreamConnection(ClusterPool& pool, const SocketAddress& addr)
-    : pool_(pool), addr_(addr), parser_(false, *this) {
+UpstreamConnection::UpstreamConnection(ClusterPool& pool, size_t endpoint)
+    : pool_(pool), endpoint_(endpoint), parser_(false, *this) {
+  const SocketAddress& addr = pool.cluster().endpoints[endpoint];
   bev_ = bufferevent_socket_new(pool.worker().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev_, onRead, nullptr, onEvent, this);
   sockaddr_in sin{};
@@ -23,7 +21,14 @@ UpstreamConnection::UpstreamConnection(ClusterPool& pool, const SocketAddress& a
   const timeval tv = msToTimeval(pool.cluster().connect_timeout_ms);
   bufferevent_set_timeouts(bev_, nullptr, &tv);  // bounds the connect; cleared once connected
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
-  if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) closed_ = true;
+  if (bufferevent_socket_connect(bev_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) < 0) {
+    // Failed at once (no socket, no route): report it from the loop, as a refused connect would be,
+    // once the owner is attached. The timer dies with the connection, so it never fires on a freed one.
+    closed_ = true;
+    failed_.reset(evtimer_new(pool.worker().base(), onConnectFailed, this));
+    const timeval now{0, 0};
+    evtimer_add(failed_.get(), &now);
+  }
 }
 
 UpstreamConnection::~UpstreamConnection() {
@@ -32,7 +37,8 @@ UpstreamConnection::~UpstreamConnection() {
 
 void UpstreamConnection::attach(UpstreamCallbacks* cb, bool head_request) {
   cb_ = cb;
-  request_done_ = response_done_ = false;
+  request_done_ = end_delivered_ = response_done_ = false;
+  keep_alive_ = true;
   parser_.resume();
   if (head_request) parser_.expectNoBody();
 }
@@ -40,31 +46,35 @@ void UpstreamConnection::attach(UpstreamCallbacks* cb, bool head_request) {
 void UpstreamConnection::sendHeaders(const HeaderMap& h, bool end_stream) {
   encoder_.encodeHeaders(bufferevent_get_output(bev_), h, end_stream, true);
   request_done_ = end_stream;
-  if (closed_) pool_.worker().post([this] { reset("connection_failure"); });
+}
+
+void UpstreamConnection::onConnectFailed(evutil_socket_t, short, void* arg) {
+  static_cast<UpstreamConnection*>(arg)->reset("connection_failure");
 }
 
 void UpstreamConnection::sendData(std::string_view d, bool end_stream) {
   encoder_.encodeData(bufferevent_get_output(bev_), d, end_stream);
   request_done_ = end_stream;
-  maybeRelease();
 }
 
 void UpstreamConnection::sendTrailers(const HeaderMap& t) {
   encoder_.encodeTrailers(bufferevent_get_output(bev_), t);
   request_done_ = true;
-  maybeRelease();
 }
 
 void UpstreamConnection::cancel() {
   cb_ = nullptr;
-  close();
+  // After end_stream the parser is still inside this response: onMessageComplete, which follows in
+  // the same parse, decides between idle and close once the message is fully consumed. Releasing it
+  // here could hand it to another stream while this response's last bytes are being parsed.
+  if (!end_delivered_) close();
 }
 
 void UpstreamConnection::onRead(bufferevent* bev, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   evbuffer* in = bufferevent_get_input(bev);
   while (!self->closed_ && evbuffer_get_length(in) > 0) {
-    if (!self->cb_) {  // bytes on an idle connection: the server broke the protocol
+    if (!self->cb_) {  // bytes on an idle connection (or after the response): the server broke the protocol
       self->close();
       return;
     }
@@ -94,16 +104,20 @@ void UpstreamConnection::onEvent(bufferevent*, short what, void* arg) {
     self->parser_.finishOnEof();  // a response framed by connection close ends here
     if (self->response_done_ || self->closed_) return;
   }
+  // Also the way an idle connection the upstream closed leaves the pool, before anyone picks it.
   self->reset(self->connected_ ? "connection_termination" : "connection_failure");
 }
 
 void UpstreamConnection::onHeaders(HeaderMap&& h, bool end) {
+  end_delivered_ = end;
   if (cb_) cb_->onUpstreamHeaders(std::move(h), end);
 }
 void UpstreamConnection::onData(std::string_view d, bool end) {
+  end_delivered_ = end;
   if (cb_) cb_->onUpstreamData(d, end);
 }
 void UpstreamConnection::onTrailers(HeaderMap&& t) {
+  end_delivered_ = true;
   if (cb_) cb_->onUpstreamTrailers(std::move(t));
 }
 void UpstreamConnection::onMessageComplete(bool keep_alive) {
@@ -114,9 +128,11 @@ void UpstreamConnection::onMessageComplete(bool keep_alive) {
 }
 
 void UpstreamConnection::maybeRelease() {
-  if (!response_done_ || closed_) return;
-  if (request_done_ && keep_alive_ && !cb_) pool_.release(this);
-  else if (!cb_) close();
+  if (closed_) return;
+  // A response that ended before its request was fully sent leaves the request half on the wire:
+  // the connection cannot carry another one (Envoy's HTTP/1 client closes it too).
+  if (request_done_ && keep_alive_) pool_.release(this);
+  else close();
 }
 
 void UpstreamConnection::reset(const std::string& reason) {
@@ -128,51 +144,9 @@ void UpstreamConnection::reset(const std::string& reason) {
 }
 
 void UpstreamConnection::close() {
-  if (bev_ && !closed_) bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  if (!closed_) bufferevent_disable(bev_, EV_READ | EV_WRITE);
   closed_ = true;
   pool_.discard(this);
-}
-
-ClusterPool::~ClusterPool() = default;
-
-bool ClusterPool::hasEndpoint(const SocketAddress& a) const {
-  return std::any_of(cluster_.endpoints.begin(), cluster_.endpoints.end(),
-                     [&](const SocketAddress& e) { return e.address == a.address && e.port == a.port; });
-}
-
-UpstreamConnection* ClusterPool::newStream(UpstreamCallbacks* cb, bool head_request, const SocketAddress* only) {
-  if (only && !hasEndpoint(*only)) return nullptr;
-  auto wanted = [&](UpstreamConnection* c) {
-    return !c->closed_ && (!only || (c->address().address == only->address && c->address().port == only->port));
-  };
-  UpstreamConnection* c = nullptr;
-  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it)
-    if (wanted(*it)) {
-      c = *it;
-      idle_.erase(std::next(it).base());
-      break;
-    }
-  std::erase_if(idle_, [](UpstreamConnection* x) { return x->closed_; });
-  if (!c) {
-    const auto& ep = only ? *only : cluster_.endpoints[next_endpoint_++ % cluster_.endpoints.size()];
-    auto owned = std::make_unique<UpstreamConnection>(*this, ep);
-    c = owned.get();
-    conns_[c] = std::move(owned);
-  }
-  c->attach(cb, head_request);
-  return c;
-}
-
-void ClusterPool::release(UpstreamConnection* c) {
-  if (std::find(idle_.begin(), idle_.end(), c) == idle_.end()) idle_.push_back(c);
-}
-
-void ClusterPool::discard(UpstreamConnection* c) {
-  std::erase(idle_, c);
-  auto it = conns_.find(c);
-  if (it == conns_.end()) return;
-  worker_.deferDelete(std::move(it->second));
-  conns_.erase(it);
 }
 
 }  // namespace host

@@ -1,12 +1,12 @@
-// Upstream HTTP/1.1: per-worker, per-cluster pools of keep-alive connections (the router's and the
-// callouts' way out).
+// One upstream HTTP/1.1 connection (the router's and the callouts' way out). Connections live in a
+// ClusterPool (cluster_pool.h), which reuses them between requests as Envoy's HTTP/1 pool does.
 #pragma once
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
-#include <map>
+#include <cstddef>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "config.h"
 #include "http1_codec.h"
@@ -26,23 +26,30 @@ class UpstreamCallbacks {
 
 class ClusterPool;
 
-// One connection; carries one request at a time. After the response ends (or a reset) it no longer
-// calls its owner, and the owner must forget it.
+// Carries one request at a time. Once the response ended (end_stream delivered) or it was reset, it
+// no longer calls its owner and the owner must forget it; the pool then keeps it idle for the next
+// request (both messages complete, keep-alive) or closes it.
 class UpstreamConnection : public Deletable, private Http1Parser::Callbacks {
  public:
-  UpstreamConnection(ClusterPool& pool, const SocketAddress& addr);
+  UpstreamConnection(ClusterPool& pool, size_t endpoint);
   ~UpstreamConnection() override;
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
   void attach(UpstreamCallbacks* cb, bool head_request);
   void sendHeaders(const HeaderMap& h, bool end_stream);
   void sendData(std::string_view d, bool end_stream);
   void sendTrailers(const HeaderMap& t);
-  void cancel();  // the owner gives up: the connection is closed, never reused mid-message
-  const SocketAddress& address() const { return addr_; }
+  // The owner is done with the connection. Mid-message it is closed (never reused with half a message
+  // on the wire); after the response's end_stream it goes back to the pool if it can be reused.
+  void cancel();
+  size_t endpoint() const { return endpoint_; }
+  bool closed() const { return closed_; }
 
  private:
-  friend class ClusterPool;
   static void onRead(bufferevent*, void* arg);
   static void onEvent(bufferevent*, short what, void* arg);
+  static void onConnectFailed(evutil_socket_t, short, void* arg);
   void onHeaders(HeaderMap&& h, bool end) override;
   void onData(std::string_view d, bool end) override;
   void onTrailers(HeaderMap&& t) override;
@@ -52,41 +59,18 @@ class UpstreamConnection : public Deletable, private Http1Parser::Callbacks {
   void maybeRelease();
 
   ClusterPool& pool_;
-  SocketAddress addr_;
+  size_t endpoint_;  // index into the cluster's endpoints
   bufferevent* bev_ = nullptr;
+  std::unique_ptr<event, decltype(&event_free)> failed_{nullptr, &event_free};
   Http1Parser parser_;
   Http1Encoder encoder_;
   UpstreamCallbacks* cb_ = nullptr;
   bool connected_ = false;
   bool closed_ = false;
   bool request_done_ = false;
-  bool response_done_ = false;
+  bool end_delivered_ = false;  // the owner got the response's end_stream
+  bool response_done_ = false;  // the parser finished the response message
   bool keep_alive_ = true;
-};
-
-class ClusterPool {
- public:
-  ClusterPool(Worker& w, const Cluster& c) : worker_(w), cluster_(c) {}
-  ~ClusterPool();
-  ClusterPool(const ClusterPool&) = delete;
-  ClusterPool& operator=(const ClusterPool&) = delete;
-  // A connection bound to cb, reused from the idle list when possible. `only` pins the endpoint
-  // (a filter's upstream host override); null if the cluster has no such endpoint.
-  UpstreamConnection* newStream(UpstreamCallbacks* cb, bool head_request, const SocketAddress* only = nullptr);
-  bool hasEndpoint(const SocketAddress& a) const;
-  Worker& worker() { return worker_; }
-  const Cluster& cluster() const { return cluster_; }
-
- private:
-  friend class UpstreamConnection;
-  void release(UpstreamConnection* c);  // back to idle
-  void discard(UpstreamConnection* c);  // closed: deferred delete
-
-  Worker& worker_;
-  const Cluster& cluster_;
-  size_t next_endpoint_ = 0;
-  std::map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> conns_;
-  std::vector<UpstreamConnection*> idle_;
 };
 
 }  // namespace host

@@ -9,7 +9,7 @@
 #include "downstream.h"
 #include "log.h"
 #include "route_table.h"
-#include "upstream.h"
+#include "cluster_pool.h"
 
 namespace host {
 
