@@ -483,10 +483,13 @@ function portsOf(yaml) {
   return { port: after(/^\s*listeners:/m), adminPort: after(/^admin:/m) };
 }
 
-function spawnHost(yaml, { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel } = {}) {
+/** A proxy other than the suite's own (NODEVOY_PROXY), e.g. for differential tests: 'host' or 'envoy@1.40'. */
+export const proxyNamed = (spec) => makeProxy(buildDir, spec);
+
+function spawnHost(yaml, { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel, proxy: which = proxy } = {}) {
   const file = tempFile('envoy.yaml', yaml);
-  const argv = ['-c', file, ...proxyArgs(proxy, { concurrency, logLevel, check }), ...args];
-  const proc = spawn(hostBinary, argv, {
+  const argv = ['-c', file, ...proxyArgs(which, { concurrency, logLevel, check }), ...args];
+  const proc = spawn(which.bin, argv, {
     env: {
       ...process.env,
       ENVOY_DYNAMIC_MODULES_SEARCH_PATH: searchPath ?? buildDir,
@@ -531,13 +534,13 @@ export async function startHost(yaml, opts = {}) {
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30000);
   for (;;) {
     if (exitInfo) {
-      throw new Error(`${proxy.label} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`);
+      throw new Error(`${(opts.proxy ?? proxy).label} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`);
     }
     const ok = (await canConnect(port)) && (adminPort === undefined || (await canConnect(adminPort)));
     if (ok && !exitInfo) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`${proxy.label} did not open port ${port} in time:\n${stderr()}`);
+      throw new Error(`${(opts.proxy ?? proxy).label} did not open port ${port} in time:\n${stderr()}`);
     }
     await sleep(25);
   }
@@ -572,7 +575,7 @@ export async function runHostExpectFailure(yaml, opts = {}) {
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`${proxy.label} did not exit within ${timeoutMs} ms:\n${stderr()}`));
+      reject(new Error(`${(opts.proxy ?? proxy).label} did not exit within ${timeoutMs} ms:\n${stderr()}`));
     }, timeoutMs);
   });
   try {

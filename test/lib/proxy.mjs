@@ -18,8 +18,8 @@ function resolveProxy(spec, buildDir) {
   return { kind: 'envoy', version, bin, label: `envoy@${version}` };
 }
 
-export function makeProxy(buildDir) {
-  return resolveProxy(process.env.NODEVOY_PROXY, buildDir);
+export function makeProxy(buildDir, spec = process.env.NODEVOY_PROXY) {
+  return resolveProxy(spec, buildDir);
 }
 
 // Envoy's log lines in the host's shape ("[time][thread][level][logger] message"), so one pattern reads
