@@ -1,10 +1,13 @@
 #include "envoy-filter/stream_filter.h"
 
+#include "envoy-filter/grpc_reply.h"
+
 #include <chrono>
 #include <cstring>
 
 #include "envoy-filter/body_buffers.h"
 #include "envoy-filter/filter_config.h"
+#include "envoy-filter/grpc_reply.h"
 #include "envoy-filter/js_env.h"
 #include "envoy-filter/log.h"
 #include "envoy-filter/module_buffer.h"
@@ -345,19 +348,13 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
     return Result::Answered;
   }
   if (outcome == Outcome::Reply && reply_) {
-    std::vector<envoy_dynamic_module_type_module_http_header> hs;
-    for (size_t i = 0; i + 1 < reply_->headers.size(); i += 2)
-      hs.push_back({reply_->headers[i].data(), reply_->headers[i].size(), reply_->headers[i + 1].data(),
-                    reply_->headers[i + 1].size()});
     RecordedReply r = std::move(*reply_);
     reply_.reset();
-    envoy_dynamic_module_callback_http_send_response(envoy_, r.status, hs.empty() ? nullptr : hs.data(), hs.size(),
-                                                     moduleBuffer(r.body), moduleBuffer(r.details));
+    sendReply(r.status, std::move(r.headers), r.body, r.details);
     return Result::Answered;
   }
   if (outcome == Outcome::Timeout) {
-    static const std::string body = "nodevoy: the filter did not finish in time\n";
-    envoy_dynamic_module_callback_http_send_response(envoy_, 504, nullptr, 0, moduleBuffer(body), moduleBuffer("nodevoy_handler_timeout"));
+    sendReply(504, {}, "nodevoy: the filter did not finish in time\n", "nodevoy_handler_timeout");
     return Result::Answered;
   }
   sendFailure("nodevoy_handler_failed");
@@ -396,8 +393,33 @@ void StreamFilter::resumeSettled() {
 }
 
 void StreamFilter::sendFailure(const std::string& details) {
-  static const std::string body = "nodevoy: the filter failed to process this request\n";
-  envoy_dynamic_module_callback_http_send_response(envoy_, config_.failureStatus(), nullptr, 0, moduleBuffer(body), moduleBuffer(details));
+  sendReply(config_.failureStatus(), {}, "nodevoy: the filter failed to process this request\n", details);
+}
+
+bool StreamFilter::isGrpcRequest() const {
+  envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
+  size_t count = 0;
+  return envoy_dynamic_module_callback_http_get_header(envoy_, envoy_dynamic_module_type_http_header_type_RequestHeader,
+                                                       moduleBuffer("content-type"), &v, 0, &count) &&
+         count > 0 && v.ptr && isGrpcContentType(std::string_view(v.ptr, v.length));
+}
+
+void StreamFilter::sendReply(uint32_t status, std::vector<std::string> headers, std::string_view body, std::string_view details) {
+  if (isGrpcRequest()) {
+    // A gRPC client reads the outcome from grpc-status, never from :status (see grpc_reply.h).
+    bool named = false;
+    for (size_t i = 0; i < headers.size(); i += 2) named = named || headers[i] == "grpc-status";
+    if (!named) {
+      headers.push_back("grpc-status");
+      headers.push_back(std::to_string(grpcStatusForHttp(status)));
+    }
+    while (!body.empty() && body.back() == '\n') body.remove_suffix(1);  // it becomes grpc-message
+  }
+  std::vector<envoy_dynamic_module_type_module_http_header> hs;
+  for (size_t i = 0; i + 1 < headers.size(); i += 2)
+    hs.push_back({headers[i].data(), headers[i].size(), headers[i + 1].data(), headers[i + 1].size()});
+  envoy_dynamic_module_callback_http_send_response(envoy_, status, hs.empty() ? nullptr : hs.data(), hs.size(),
+                                                   moduleBuffer(body), moduleBuffer(details));
 }
 
 void StreamFilter::countFailure(const char* kind) {

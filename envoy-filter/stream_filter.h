@@ -93,6 +93,9 @@ class StreamFilter {
   void resumeSettled();
   bool has(Phase p) const { return handlers_ & (1u << static_cast<uint32_t>(p)); }
   void sendFailure(const std::string& details);
+  // Every local reply goes through here (a gRPC request gets a grpc-status; see grpc_reply.h).
+  void sendReply(uint32_t status, std::vector<std::string> headers, std::string_view body, std::string_view details);
+  bool isGrpcRequest() const;
 
   const FilterConfig& config_;
   envoy_dynamic_module_type_http_filter_envoy_ptr envoy_;

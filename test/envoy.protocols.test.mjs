@@ -399,15 +399,9 @@ test('gRPC: a local reply that names its grpc-status reaches the client as that 
 });
 
 // Envoy answers a local reply to a gRPC request with a trailers-only gRPC response (:status 200,
-// content-type application/grpc, the reply body as grpc-message) and, when the reply names no grpc-status,
-// is meant to map the HTTP status to one (401 → UNAUTHENTICATED, 500 → UNKNOWN). For a dynamic module's
-// reply it does not: Envoy's envoy_dynamic_module_callback_http_send_response calls sendLocalReply with
-// grpc_status 0 instead of nullopt, so every such reply says grpc-status 0 (OK). The module does not add
-// one either (envoy-filter/stream_filter.cc, answer() and sendFailure()). The right outcomes are TODO.
-const GRPC_STATUS_TODO = {
-  todo: 'a dynamic module\'s local reply goes out with grpc-status 0 (OK): Envoy passes grpc_status 0 to sendLocalReply and the module sets none',
-};
-
+// content-type application/grpc, the reply body as grpc-message). Envoy's send_response passes grpc_status 0
+// to sendLocalReply, so the module names the status itself for gRPC requests, mapped from the HTTP status
+// (envoy-filter/grpc_reply.h): 401 → UNAUTHENTICATED, 500 → UNKNOWN. Without that a refused call read as OK.
 test('gRPC: a plain local reply (401) and a failed handler (500) become gRPC errors', async (t) => {
   const srv = await startGrpcServer();
   t.teardown(() => srv.close());
@@ -427,24 +421,23 @@ test('gRPC: a plain local reply (401) and a failed handler (500) become gRPC err
   t.equal(missingWire.headers['grpc-message'], 'missing x-tenant', 'the reply body is the grpc-message');
   t.equal(missingWire.body, '', 'no body');
   t.same(missingWire.trailers, {}, 'no trailers');
-  t.equal(missingWire.headers['grpc-status'], '16', 'grpc-status UNAUTHENTICATED (16)', GRPC_STATUS_TODO);
+  t.equal(missingWire.headers['grpc-status'], '16', 'grpc-status UNAUTHENTICATED (16)');
   const crashedWire = await call('crash');
   t.equal(crashedWire.status, 200, 'the failure reply is a trailers-only gRPC response too');
-  // the module's failure body ends with a newline, which Envoy percent-encodes into grpc-message (%0A)
-  t.match(crashedWire.headers['grpc-message'], /^nodevoy: the filter failed to process this request(%0A)?$/, 'the failure reply\'s body is the grpc-message');
-  t.equal(crashedWire.headers['grpc-status'], '2', 'grpc-status UNKNOWN (2) for the failure reply (500)', GRPC_STATUS_TODO);
+  t.equal(crashedWire.headers['grpc-message'], 'nodevoy: the filter failed to process this request', 'the failure reply\'s body is the grpc-message (no trailing newline)');
+  t.equal(crashedWire.headers['grpc-status'], '2', 'grpc-status UNKNOWN (2) for the failure reply (500)');
 
   // with grpc-js
   const client = grpcClient(t, envoy.port);
   const missing = await unary(client, { name: 'x' });
   t.ok(missing.error, 'the unary call fails');
-  t.equal(missing.error?.code, grpc.status.UNAUTHENTICATED, 'ctx.respond(401, ...) → UNAUTHENTICATED', GRPC_STATUS_TODO);
-  t.equal(missing.error?.details, 'missing x-tenant', 'the reply body is the error message', GRPC_STATUS_TODO);
+  t.equal(missing.error?.code, grpc.status.UNAUTHENTICATED, 'ctx.respond(401, ...) → UNAUTHENTICATED');
+  t.equal(missing.error?.details, 'missing x-tenant', 'the reply body is the error message');
   const missingStream = await serverStream(client, { n: 3 });
   t.same(missingStream.messages, [], 'the server-streaming call gets no message');
-  t.equal(missingStream.error?.code, grpc.status.UNAUTHENTICATED, 'and fails, rather than ending with OK', GRPC_STATUS_TODO);
+  t.equal(missingStream.error?.code, grpc.status.UNAUTHENTICATED, 'and fails, rather than ending with OK');
   const crashed = await unary(client, { name: 'x' }, 'crash');
   t.ok(crashed.error, 'the unary call fails');
-  t.equal(crashed.error?.code, grpc.status.UNKNOWN, 'a failed handler (500) → UNKNOWN', GRPC_STATUS_TODO);
+  t.equal(crashed.error?.code, grpc.status.UNKNOWN, 'a failed handler (500) → UNKNOWN');
   t.equal(srv.calls.length, 0, 'no call reached the server');
 });
