@@ -1,6 +1,6 @@
 // ABI host: the callbacks a module calls (callouts, metrics, per-route config, attributes, logging).
 import t from 'tap';
-import { adminGet, request, startUpstream, waitFor } from './lib/harness.mjs';
+import { adminGet, freePort, hostConfig, request, startHost, startUpstream, waitFor } from './lib/harness.mjs';
 import { fx, withHost } from './lib/setup.mjs';
 
 t.test('http callout to a named cluster', async (t) => {
@@ -83,12 +83,52 @@ t.test('metrics: counter with labels, gauge, histogram in /stats and /stats/prom
   t.match(stats, /^dynamicmodulescustom\.fixture_active: 0$/m, 'gauge back to zero once streams completed');
   t.match(stats, /^dynamicmodulescustom\.fixture_sizes:/m, 'histogram present');
 
-  const prom = await adminGet(adminPort, '/stats/prometheus');
+  // Histogram samples show once the stats are flushed (stats_flush_interval, 0.5 s in the harness).
+  const prom = await waitFor(async () => {
+    const p = await adminGet(adminPort, '/stats/prometheus');
+    return /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 7$/m.test(p) ? p : false;
+  });
   t.match(prom, /^envoy_dynamicmodulescustom_fixture_requests\{method="GET"\} 5$/m);
   t.match(prom, /^envoy_dynamicmodulescustom_fixture_requests\{method="POST"\} 2$/m);
   t.match(prom, /^# TYPE envoy_dynamicmodulescustom_fixture_requests counter$/m);
-  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_count 7$/m, 'one histogram sample per stream');
-  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_sum 20$/m, 'request body sizes summed');
+  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 7$/m, 'one histogram sample per stream');
+  // Envoy keeps samples in bins of two significant digits and sums each as its bin's harmonic mean:
+  // five 0s and two 10s (bin [10, 11)) sum to 2 * 2*10*11/21.
+  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_sum\{\} 20\.95238095238095\d*$/m, 'request body sizes summed, as Envoy approximates');
+  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="0\.5"\} 5$/m, 'the zero samples in the first bucket');
+  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="10"\} 7$/m, 'a bin counts in the buckets at or above its lower bound');
+  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="\+Inf"\} 7$/m);
+  const flushed = await adminGet(adminPort, '/stats');
+  t.match(flushed, /^dynamicmodulescustom\.fixture_sizes: P0\((nan|0),0\) P25\((nan|0),0\) P50\((nan|0),0\) P75\((nan|10\.\d+),10\.\d+\)/m,
+    'quantiles as (interval,cumulative)');
+});
+
+t.test('histogram samples show only after a stats flush (stats_flush_interval)', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const port = await freePort();
+  const adminPort = await freePort();
+  const yaml = hostConfig({
+    port, adminPort, filters: [fx('metrics', {})], clusters: { upstream: up.port }, bootstrapExtra: { stats_flush_interval: '3s' },
+  });
+  const host = await startHost(yaml);
+  t.teardown(() => host.stop());
+  const idle = await adminGet(adminPort, '/stats');
+  t.match(idle, /^dynamicmodulescustom\.fixture_sizes: No recorded values$/m, 'a histogram without labels exists from its definition');
+  t.match(idle, /^dynamicmodulescustom\.fixture_active: 0$/m, 'so does a gauge without labels');
+  t.notMatch(idle, /fixture_requests/, 'a counter with labels appears with its first label set');
+  await request(port, { method: 'POST', path: '/p', body: 'x'.repeat(150) });
+  const before = await adminGet(adminPort, '/stats/prometheus');
+  t.match(before, /^envoy_dynamicmodulescustom_fixture_requests\{method="POST"\} 1$/m, 'counters show at once');
+  t.match(before, /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 0$/m, 'the sample waits for the flush');
+  t.match(await adminGet(adminPort, '/stats'), /^dynamicmodulescustom\.fixture_sizes: No recorded values$/m);
+  const after = await waitFor(async () => {
+    const s = await adminGet(adminPort, '/stats');
+    return /fixture_sizes: P0/.test(s) ? s : false;
+  });
+  // 150 falls in the bin [150, 160): one sample sits in its middle, in the interval and cumulatively.
+  t.match(after, /^dynamicmodulescustom\.fixture_sizes: P0\(155,155\) P25\(155,155\) P50\(155,155\) P75\(155,155\) P90\(155,155\) P95\(155,155\) P99\(155,155\) P99\.5\(155,155\) P99\.9\(155,155\) P100\(155,155\)$/m);
+  t.match(await adminGet(adminPort, '/stats/prometheus'), /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 1$/m);
 });
 
 t.test('metrics honour metrics_namespace', async (t) => {

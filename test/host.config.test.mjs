@@ -1,7 +1,7 @@
 // ABI host: bootstrap parsing. What Envoy accepts and means is what the host must accept and mean;
 // what it cannot honour it must reject at startup, naming the field.
 import t from 'tap';
-import { freePort, hostConfig, request, runHostExpectFailure, startUpstream } from './lib/harness.mjs';
+import { freePort, hostConfig, hostOnly, request, runHostExpectFailure, startHost, startUpstream } from './lib/harness.mjs';
 import { fx, withHost } from './lib/setup.mjs';
 
 const headersCfg = { request_set: { 'x-added': 'yes' }, response_set: { 'x-resp': '1' } };
@@ -76,6 +76,51 @@ t.test('unsupported fields are rejected, naming the field', async (t) => {
     const r = await runHostExpectFailure(yaml);
     t.not(r.code, 0);
     t.match(r.stderr, /terminal_filter/);
+  });
+});
+
+t.test('trailer and stats flush settings: accepted as Envoy accepts them, the rest rejected', async (t) => {
+  const port = await freePort();
+  const base = { port, filters: [fx('passthrough')], clusters: { upstream: 1 } };
+  const expectRejected = async (t, yaml, field) => {
+    const r = await runHostExpectFailure(yaml);
+    t.not(r.code, 0, 'non-zero exit');
+    t.equal(r.signal, null, 'an orderly exit');
+    t.match(r.stderr, field);
+  };
+
+  t.test('enable_trailers on both sides and a stats flush interval start', async (t) => {
+    const yaml = hostConfig({ ...base, adminPort: await freePort() });
+    t.match(yaml, /enable_trailers: true[^]*enable_trailers: true/);
+    t.match(yaml, /stats_flush_interval: "0\.5s"/);
+    const host = await startHost(yaml);
+    t.equal(await host.stop(), 0);
+  });
+  // Rejected by Envoy too (proto validation, unknown extension name).
+  t.test('stats_flush_interval outside [1ms, 300s)', async (t) => {
+    for (const v of ['0s', '0.0005s', '300s']) {
+      await expectRejected(t, hostConfig({ ...base, bootstrapExtra: { stats_flush_interval: v } }), /stats_flush_interval/);
+    }
+  });
+  t.test('explicit_http_config without a protocol', async (t) => {
+    const yaml = hostConfig(base).replace(/explicit_http_config:\n *http_protocol_options:\n *enable_trailers: true/, 'explicit_http_config: {}');
+    t.match(yaml, /explicit_http_config: \{\}/);
+    await expectRejected(t, yaml, /explicit_http_config|ExplicitHttpConfig/);  // the host's field path, Envoy's message
+  });
+  t.test('protocol options under another name', async (t) => {
+    const yaml = hostConfig(base).replace('envoy.extensions.upstreams.http.v3.HttpProtocolOptions:', 'foo:');
+    await expectRejected(t, yaml, /typed_extension_protocol_options\.foo|name: 'foo'/);
+  });
+  // Envoy honours these; the host cannot, so it refuses to start rather than ignore them.
+  t.test('other HTTP/1 options', async (t) => {
+    if (hostOnly(t, 'Envoy accepts accept_http_10')) return;
+    const yaml = hostConfig(base).replace(/^( *)enable_trailers: true$/m, '$1enable_trailers: true\n$1accept_http_10: true');
+    await expectRejected(t, yaml, /http_protocol_options\.accept_http_10/);
+  });
+  t.test('an HTTP/2 upstream', async (t) => {
+    if (hostOnly(t, 'Envoy speaks HTTP/2 upstream')) return;
+    const yaml = hostConfig(base).replace(/^( *)explicit_http_config:$/m, '$1explicit_http_config:\n$1  http2_protocol_options: {}');
+    await expectRejected(t, yaml, /explicit_http_config\.http2_protocol_options/);
   });
 });
 

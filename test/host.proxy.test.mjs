@@ -1,7 +1,7 @@
 // ABI host: the HTTP/1.1 proxy path (workers, keep-alive, chunked bodies, trailers, request ids).
 import http from 'node:http';
 import t from 'tap';
-import { rawRequest, request } from './lib/harness.mjs';
+import { freePort, hostConfig, rawRequest, request, startHost, startUpstream } from './lib/harness.mjs';
 import { fx, withHost } from './lib/setup.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -180,4 +180,47 @@ t.test('upstream keep-alive: sequential requests share one upstream connection p
   const e = await get('/after-idle-close');
   t.not(e, d, 'the connection the upstream closed while idle was dropped from the pool');
   t.equal(up.requests.length, 6);
+});
+
+// Each side's HTTP/1 codec passes trailers only with enable_trailers: the HCM's http_protocol_options
+// for the client side, the cluster's HttpProtocolOptions (explicit HTTP/1 config) for the upstream side.
+// Off, the codec parses and drops them (the body then ends with an empty end_stream chunk) and
+// writes none. Measured on Envoy 1.39 and 1.40; the harness turns both on unless `trailers: false`.
+t.test('trailers pass a side only when that side enables them', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const HCM = '                http_protocol_options:\n                  enable_trailers: true\n';
+  const CLUSTER = [
+    '      typed_extension_protocol_options:',
+    '        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:',
+    '          "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"',
+    '          explicit_http_config:',
+    '            http_protocol_options:',
+    '              enable_trailers: true',
+    '',
+  ].join('\n');
+  for (const [down, upside] of [[false, false], [true, false], [false, true], [true, true]]) {
+    await t.test(`client side ${down ? 'on' : 'off'}, upstream side ${upside ? 'on' : 'off'}`, async (t) => {
+      const port = await freePort();
+      // The fixture adds a request trailer when its trailers hook runs (the filter saw trailers).
+      let yaml = hostConfig({ port, filters: [fx('statuses', {})], clusters: { upstream: up.port }, trailers: false });
+      t.notMatch(yaml, /enable_trailers/, 'trailers: false leaves Envoy\'s default');
+      if (down) yaml = yaml.replace(/^( *stat_prefix: "ingress"\n)/m, `$1${HCM}`);
+      if (upside) yaml = yaml.replace(/^( *connect_timeout: "5s"\n)/m, `$1${CLUSTER}`);
+      const host = await startHost(yaml);
+      t.teardown(() => host.stop());
+      const before = up.requests.length;
+      const r = await rawRequest(port, 'POST /chunked-trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req-trailer: yes\r\n\r\n');
+      t.equal(r.status, 200);
+      t.equal(r.body, 'hello world', 'the response body is whole');
+      const seen = up.requests[before];
+      t.equal(seen.body, 'hello', 'the request body is whole');
+      t.equal(seen.headers['transfer-encoding'], 'chunked', 'the request still goes chunked');
+      const wantUp = down && upside ? { 'x-req-trailer': 'yes', 'x-fixture-trailers-seen': '1' } : {};
+      t.same(seen.trailers, wantUp, 'request trailers reach the upstream only with both sides on');
+      t.equal(r.headers.trailer, 'x-up-trailer', 'the Trailer header passes either way');
+      if (down && upside) t.match(r.raw, /\r\n0\r\nx-up-trailer: t\r\n\r\n$/, 'response trailers reach the client');
+      else t.match(r.raw, /\r\n0\r\n\r\n$/, 'the chunked response ends without trailers');
+    });
+  }
 });

@@ -4,8 +4,10 @@
 #include <event2/http.h>
 
 #include <algorithm>
-#include <cmath>
+#include <cstdio>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "filter_config.h"
 
@@ -24,6 +26,7 @@ std::string promName(const std::string& n) {
   return out;
 }
 
+// Envoy writes "{}" for a stat without labels.
 std::string promLabels(const Metric& m, const std::vector<std::string>& values, const std::string& extra = "") {
   std::string out;
   for (size_t i = 0; i < values.size(); i++) {
@@ -31,59 +34,94 @@ std::string promLabels(const Metric& m, const std::vector<std::string>& values, 
     out += m.label_names[i] + "=\"" + values[i] + "\"";
   }
   if (!extra.empty()) out += (out.empty() ? "" : ",") + extra;
-  return out.empty() ? "" : "{" + out + "}";
+  return "{" + out + "}";
 }
 
-double quantile(std::vector<uint64_t> s, double q) {
-  if (s.empty()) return NAN;
-  std::sort(s.begin(), s.end());
-  return static_cast<double>(s[std::min(s.size() - 1, static_cast<size_t>(q * static_cast<double>(s.size())))]);
+// The quantiles /stats lists for a histogram, and Envoy's default Prometheus buckets (as printed).
+constexpr std::pair<double, const char*> kQuantiles[] = {
+    {0, "P0"},     {0.25, "P25"},   {0.5, "P50"},     {0.75, "P75"},     {0.9, "P90"},
+    {0.95, "P95"}, {0.99, "P99"},   {0.995, "P99.5"}, {0.999, "P99.9"},  {1, "P100"},
+};
+constexpr std::pair<double, const char*> kBuckets[] = {
+    {0.5, "0.5"},       {1, "1"},           {5, "5"},           {10, "10"},           {25, "25"},
+    {50, "50"},         {100, "100"},       {250, "250"},       {500, "500"},         {1000, "1000"},
+    {2500, "2500"},     {5000, "5000"},     {10000, "10000"},   {30000, "30000"},     {60000, "60000"},
+    {300000, "300000"}, {600000, "600000"}, {1800000, "1800000"}, {3600000, "3600000"},
+};
+
+// Envoy prints a Prometheus histogram's sum with 32 significant digits.
+std::string promSum(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.32g", v);
+  return buf;
+}
+
+std::vector<std::shared_ptr<Metric>> ofKind(const std::vector<std::shared_ptr<Metric>>& all, MetricKind k) {
+  std::vector<std::shared_ptr<Metric>> out;
+  for (const auto& m : all)
+    if (m->kind == k) out.push_back(m);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return promName(a->name) < promName(b->name); });
+  return out;
 }
 }  // namespace
 
+// Envoy's layout: counters and gauges in one name order, then histograms in name order; a histogram
+// with nothing flushed yet reads "No recorded values", else each quantile as (interval,cumulative).
 std::string statsText() {
-  std::ostringstream out;
+  std::vector<std::pair<std::string, std::string>> scalars, histograms;
   for (auto& m : StatsStore::get().all()) {
     std::lock_guard lock(m->mu);
     if (m->kind == MetricKind::Histogram) {
-      for (auto& [labels, samples] : m->samples) {
-        out << flatName(*m, labels) << ":";
-        for (double q : {0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0})
-          out << " P" << q * 100 << "(nan," << quantile(samples, q) << ")";
-        out << "\n";
+      for (auto& [labels, h] : m->histograms) {
+        std::string line;
+        if (binCount(h.cumulative()) == 0) {
+          line = " No recorded values";
+        } else {
+          for (const auto& [q, label] : kQuantiles)
+            line += std::string(" ") + label + "(" + formatDouble(binQuantile(h.interval(), q)) + "," +
+                    formatDouble(binQuantile(h.cumulative(), q)) + ")";
+        }
+        histograms.emplace_back(flatName(*m, labels), line);
       }
     } else {
       for (auto& [labels, v] : m->values)
-        out << flatName(*m, labels) << ": " << (m->kind == MetricKind::Gauge ? static_cast<int64_t>(v) : static_cast<int64_t>(v))
-            << "\n";
+        scalars.emplace_back(flatName(*m, labels), " " + std::to_string(static_cast<int64_t>(v)));
     }
   }
+  std::sort(scalars.begin(), scalars.end());
+  std::sort(histograms.begin(), histograms.end());
+  std::ostringstream out;
+  for (const auto* part : {&scalars, &histograms})
+    for (const auto& [name, rest] : *part) out << name << ":" << rest << "\n";
   return out.str();
 }
 
+// Envoy's layout: counters, then gauges, then histograms, each in name order; no TYPE line for a stat
+// with no label set yet. Histograms report what was flushed (cumulative).
 std::string statsPrometheus() {
   std::ostringstream out;
-  for (auto& m : StatsStore::get().all()) {
-    std::lock_guard lock(m->mu);
-    const auto n = promName(m->name);
-    if (m->kind == MetricKind::Histogram) {
-      out << "# TYPE " << n << " histogram\n";
-      for (auto& [labels, samples] : m->samples) {
-        uint64_t sum = 0;
-        for (auto v : samples) sum += v;
-        for (double b : {1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0}) {
-          size_t c = static_cast<size_t>(std::count_if(samples.begin(), samples.end(), [&](uint64_t v) { return static_cast<double>(v) <= b; }));
-          std::ostringstream le;
-          le << "le=\"" << b << "\"";
-          out << n << "_bucket" << promLabels(*m, labels, le.str()) << " " << c << "\n";
+  const auto all = StatsStore::get().all();
+  for (MetricKind kind : {MetricKind::Counter, MetricKind::Gauge, MetricKind::Histogram}) {
+    for (auto& m : ofKind(all, kind)) {
+      std::lock_guard lock(m->mu);
+      const auto n = promName(m->name);
+      if (kind == MetricKind::Histogram) {
+        if (m->histograms.empty()) continue;
+        out << "# TYPE " << n << " histogram\n";
+        for (auto& [labels, h] : m->histograms) {
+          const auto& bins = h.cumulative();
+          for (const auto& [le, text] : kBuckets)
+            out << n << "_bucket" << promLabels(*m, labels, std::string("le=\"") + text + "\"") << " "
+                << binCountAtMost(bins, le) << "\n";
+          out << n << "_bucket" << promLabels(*m, labels, "le=\"+Inf\"") << " " << binCount(bins) << "\n";
+          out << n << "_sum" << promLabels(*m, labels) << " " << promSum(binSum(bins)) << "\n";
+          out << n << "_count" << promLabels(*m, labels) << " " << binCount(bins) << "\n";
         }
-        out << n << "_bucket" << promLabels(*m, labels, "le=\"+Inf\"") << " " << samples.size() << "\n";
-        out << n << "_sum" << promLabels(*m, labels) << " " << sum << "\n";
-        out << n << "_count" << promLabels(*m, labels) << " " << samples.size() << "\n";
+      } else {
+        if (m->values.empty()) continue;
+        out << "# TYPE " << n << (kind == MetricKind::Counter ? " counter\n" : " gauge\n");
+        for (auto& [labels, v] : m->values) out << n << promLabels(*m, labels) << " " << static_cast<int64_t>(v) << "\n";
       }
-    } else {
-      out << "# TYPE " << n << (m->kind == MetricKind::Counter ? " counter\n" : " gauge\n");
-      for (auto& [labels, v] : m->values) out << n << promLabels(*m, labels) << " " << static_cast<int64_t>(v) << "\n";
     }
   }
   return out.str();

@@ -18,6 +18,9 @@ constexpr const char* kDynamicModulePerRoute =
 constexpr const char* kRouter = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 constexpr const char* kHcm =
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+constexpr const char* kUpstreamHttpOptionsName = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+constexpr const char* kUpstreamHttpOptions =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("config: " + path + ": " + what);
@@ -214,14 +217,51 @@ std::map<std::string, PerRouteFilterConfig> perFilter(Obj& parent) {
   return out;
 }
 
-uint64_t durationMs(const std::string& s, const std::string& path) {
+double durationSeconds(const std::string& s, const std::string& path) {
   // protobuf Duration in JSON/YAML form: "0.25s", "5s"
   if (s.empty() || s.back() != 's') fail(path, "expected a duration like \"5s\"");
   try {
-    return static_cast<uint64_t>(std::stod(s.substr(0, s.size() - 1)) * 1000);
+    return std::stod(s.substr(0, s.size() - 1));
   } catch (const std::exception&) {
     fail(path, "expected a duration like \"5s\"");
   }
+}
+
+uint64_t durationMs(const std::string& s, const std::string& path) {
+  return static_cast<uint64_t>(durationSeconds(s, path) * 1000);
+}
+
+// Http1ProtocolOptions (the HCM's http_protocol_options, and a cluster's explicit HTTP/1 config): only
+// enable_trailers, which decides whether that side's HTTP/1 codec passes trailers or drops them.
+bool http1EnableTrailers(const YAML::Node& n, const std::string& path) {
+  if (!n.IsDefined() || n.IsNull()) return false;
+  Obj o(n, path);
+  const bool on = o.boolean("enable_trailers", false);
+  o.done();
+  return on;
+}
+
+// typed_extension_protocol_options: only the upstream HttpProtocolOptions with an explicit HTTP/1 config.
+bool upstreamEnableTrailers(Obj& cluster) {
+  auto n = cluster.get("typed_extension_protocol_options");
+  if (!n.IsDefined() || n.IsNull()) return false;
+  const auto path = cluster.field("typed_extension_protocol_options");
+  if (!n.IsMap()) fail(path, "expected a mapping");
+  bool on = false;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const auto key = it->first.as<std::string>();
+    if (key != kUpstreamHttpOptionsName) fail(path + "." + key, "only " + std::string(kUpstreamHttpOptionsName) + " is supported");
+    Obj o(it->second, path + "." + key);
+    if (o.str("@type") != kUpstreamHttpOptions) fail(o.field("@type"), std::string("expected ") + kUpstreamHttpOptions);
+    // Envoy requires one of the upstream_protocol_options; the host speaks HTTP/1.1 only.
+    if (!o.has("explicit_http_config")) fail(o.field("explicit_http_config"), "required (the host supports explicit_http_config only)");
+    Obj e(o.get("explicit_http_config"), o.field("explicit_http_config"));
+    if (!e.has("http_protocol_options")) fail(e.field("http_protocol_options"), "required (the host speaks HTTP/1.1)");
+    on = http1EnableTrailers(e.get("http_protocol_options"), e.field("http_protocol_options"));
+    e.done();
+    o.done();
+  }
+  return on;
 }
 
 Route route(const YAML::Node& n, const std::string& path) {
@@ -285,6 +325,7 @@ void hcm(const YAML::Node& n, const std::string& path, Listener& l) {
   Obj o(n, path);
   if (o.str("@type") != kHcm) fail(o.field("@type"), "only HttpConnectionManager is supported");
   l.stat_prefix = o.str("stat_prefix");
+  l.enable_trailers = http1EnableTrailers(o.get("http_protocol_options"), o.field("http_protocol_options"));
   const auto codec = o.str("codec_type", "AUTO");
   if (codec != "AUTO" && codec != "HTTP1") fail(o.field("codec_type"), "only AUTO or HTTP1 (the host speaks HTTP/1.1)");
   Obj rc(o.get("route_config"), o.field("route_config"));
@@ -356,6 +397,7 @@ Cluster cluster(const YAML::Node& n, const std::string& path) {
   });
   la.done();
   if (c.endpoints.empty()) fail(o.field("load_assignment"), "at least one endpoint is required");
+  c.enable_trailers = upstreamEnableTrailers(o);
   o.done();
   return c;
 }
@@ -375,6 +417,13 @@ Bootstrap loadBootstrap(const std::string& path) {
   sr.list("listeners", [&](const YAML::Node& n, const std::string& p) { b.listeners.push_back(listener(n, p)); });
   sr.list("clusters", [&](const YAML::Node& n, const std::string& p) { b.clusters.push_back(cluster(n, p)); });
   sr.done();
+  if (top.has("stats_flush_interval")) {
+    const double s = durationSeconds(top.str("stats_flush_interval"), "stats_flush_interval");
+    if (!(s >= 0.001 && s < 300)) fail("stats_flush_interval", "must be inside [1ms, 300s), as Envoy requires");
+    b.stats_flush_interval_ms = static_cast<uint64_t>(s * 1000);
+  } else {
+    top.get("stats_flush_interval");
+  }
   if (top.has("admin")) {
     Obj a(top.get("admin"), "admin");
     b.admin = socketAddress(a.get("address"), "admin.address");

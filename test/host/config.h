@@ -66,18 +66,23 @@ struct Listener {
   std::vector<VirtualHost> virtual_hosts;
   std::vector<HttpFilterConfig> http_filters;  // the router last
   uint64_t buffer_limit = 1024 * 1024;  // per_connection_buffer_limit_bytes
+  bool enable_trailers = false;  // http_protocol_options.enable_trailers: the downstream codec's trailers
 };
 
 struct Cluster {
   std::string name;
   std::vector<SocketAddress> endpoints;
   uint64_t connect_timeout_ms = 5000;
+  // typed_extension_protocol_options' HttpProtocolOptions explicit_http_config.http_protocol_options
+  // .enable_trailers: the upstream codec's trailers.
+  bool enable_trailers = false;
 };
 
 struct Bootstrap {
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
   std::optional<SocketAddress> admin;
+  uint64_t stats_flush_interval_ms = 5000;  // Envoy's default; histograms show samples after a flush
 };
 
 // Throws std::runtime_error with the offending field's path on anything unsupported or malformed.

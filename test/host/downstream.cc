@@ -8,7 +8,12 @@ namespace host {
 
 DownstreamConnection::DownstreamConnection(Worker& w, ListenerRuntime& l, evutil_socket_t fd, std::string remote,
                                            std::string local)
-    : worker_(w), listener_(l), parser_(true, *this), remote_(std::move(remote)), local_(std::move(local)) {
+    : worker_(w),
+      listener_(l),
+      parser_(true, *this, l.config->enable_trailers),
+      encoder_(l.config->enable_trailers),
+      remote_(std::move(remote)),
+      local_(std::move(local)) {
   bev_ = bufferevent_socket_new(w.base(), fd, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev_, onRead, onWrite, onEvent, this);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);

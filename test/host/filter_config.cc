@@ -28,6 +28,14 @@ std::vector<std::shared_ptr<Metric>> StatsStore::all() {
   return metrics_;
 }
 
+void StatsStore::flush() {
+  for (auto& m : all()) {
+    if (m->kind != MetricKind::Histogram) continue;
+    std::lock_guard lock(m->mu);
+    for (auto& [labels, h] : m->histograms) h.flush();
+  }
+}
+
 void StatsStore::bump(const std::string& name, uint64_t by) {
   auto m = add(MetricKind::Counter, name, {});
   std::lock_guard lock(m->mu);
@@ -57,6 +65,14 @@ envoy_dynamic_module_type_metrics_result FilterConfig::define(MetricKind kind, s
   auto& vec = kind == MetricKind::Counter ? counters_ : kind == MetricKind::Gauge ? gauges_ : histograms_;
   vec.push_back(StatsStore::get().add(kind, metrics_namespace_ + "." + std::string(name), std::move(labels)));
   *id = vec.size() - 1;
+  // As on Envoy, a metric without labels exists from its definition (0, or "No recorded values");
+  // one with labels appears per label set when first recorded.
+  auto& m = *vec.back();
+  if (m.label_names.empty()) {
+    std::lock_guard lock(m.mu);
+    if (kind == MetricKind::Histogram) m.histograms.try_emplace(std::vector<std::string>{});
+    else m.values.try_emplace(std::vector<std::string>{}, 0);
+  }
   return envoy_dynamic_module_type_metrics_result_Success;
 }
 
@@ -68,8 +84,7 @@ envoy_dynamic_module_type_metrics_result FilterConfig::record(MetricKind kind, s
   if (labels.size() != m.label_names.size()) return envoy_dynamic_module_type_metrics_result_InvalidLabels;
   std::lock_guard lock(m.mu);
   if (kind == MetricKind::Histogram) {
-    auto& s = m.samples[labels];
-    if (s.size() < 100000) s.push_back(static_cast<uint64_t>(delta));
+    m.histograms[labels].record(static_cast<uint64_t>(delta));
   } else if (set) {
     m.values[labels] = static_cast<uint64_t>(delta);
   } else {

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "dynamic_module.h"
+#include "histogram.h"
 
 namespace host {
 
@@ -21,8 +22,8 @@ struct Metric {
   std::string name;  // full: <namespace>.<name>
   std::vector<std::string> label_names;
   std::mutex mu;
-  std::map<std::vector<std::string>, uint64_t> values;            // counters and gauges
-  std::map<std::vector<std::string>, std::vector<uint64_t>> samples;  // histograms
+  std::map<std::vector<std::string>, uint64_t> values;       // counters and gauges
+  std::map<std::vector<std::string>, Histogram> histograms;  // by label values
 };
 
 // Every metric defined by any filter config, for the admin endpoint.
@@ -33,6 +34,8 @@ class StatsStore {
   std::vector<std::shared_ptr<Metric>> all();
   // Host-level counters (downstream requests, local replies, ...).
   void bump(const std::string& name, uint64_t by = 1);
+  // Envoy's stats flush (every stats_flush_interval): histogram samples become visible.
+  void flush();
 
  private:
   std::mutex mu_;

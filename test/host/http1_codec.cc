@@ -7,7 +7,8 @@
 
 namespace host {
 
-Http1Parser::Http1Parser(bool request, Callbacks& cb) : cb_(cb), request_(request) {
+Http1Parser::Http1Parser(bool request, Callbacks& cb, bool trailers)
+    : cb_(cb), request_(request), trailers_enabled_(trailers) {
   http_parser_init(&parser_, request ? HTTP_REQUEST : HTTP_RESPONSE);
   parser_.data = this;
   settings_.on_message_begin = onMessageBegin;
@@ -113,7 +114,7 @@ int Http1Parser::onMessageCompleteCb(http_parser* p) {
   self->in_message_ = false;
   const bool keep_alive = http_should_keep_alive(p) != 0;
   if (self->has_body_) {
-    if (self->trailers_.size() > 0) self->cb_.onTrailers(std::move(self->trailers_));
+    if (self->trailers_.size() > 0 && self->trailers_enabled_) self->cb_.onTrailers(std::move(self->trailers_));
     else self->cb_.onData(std::string_view(), true);
   }
   self->no_body_ = false;
@@ -180,7 +181,7 @@ void Http1Encoder::encodeData(evbuffer* out, std::string_view data, bool end_str
 void Http1Encoder::encodeTrailers(evbuffer* out, const HeaderMap& t) {
   if (chunked_) {
     evbuffer_add(out, "0\r\n", 3);
-    writeHeaderLines(out, t, true);
+    if (trailers_enabled_) writeHeaderLines(out, t, true);
     evbuffer_add(out, "\r\n", 2);
   }
   done_ = true;

@@ -23,7 +23,9 @@ class Http1Parser {
     virtual void onMessageComplete(bool keep_alive) = 0;
   };
 
-  Http1Parser(bool request, Callbacks& cb);
+  // trailers: Envoy's http_protocol_options.enable_trailers. Off (Envoy's default), trailers on the
+  // wire are parsed and dropped: the message ends with an empty end_stream data event instead.
+  Http1Parser(bool request, Callbacks& cb, bool trailers);
   // Parses as much as possible; stops after each complete message (call resume() for the next).
   // Returns bytes consumed, or -1 on a protocol error.
   long feed(const char* data, size_t len);
@@ -49,6 +51,7 @@ class Http1Parser {
   http_parser_settings settings_{};
   Callbacks& cb_;
   bool request_;
+  bool trailers_enabled_;
   bool in_message_ = false;
   bool headers_done_ = false;
   bool has_body_ = false;
@@ -62,12 +65,15 @@ class Http1Parser {
 // Writes one message. Chooses content-length or chunked framing the way Envoy's HTTP/1 codec does.
 class Http1Encoder {
  public:
+  // trailers: enable_trailers for this side. Off, encodeTrailers ends the body without trailer lines.
+  explicit Http1Encoder(bool trailers) : trailers_enabled_(trailers) {}
   void encodeHeaders(evbuffer* out, const HeaderMap& headers, bool end_stream, bool request, bool head_response = false);
   void encodeData(evbuffer* out, std::string_view data, bool end_stream);
   void encodeTrailers(evbuffer* out, const HeaderMap& trailers);
   bool done() const { return done_; }
 
  private:
+  bool trailers_enabled_;
   bool chunked_ = false;
   bool no_body_ = false;
   bool done_ = false;

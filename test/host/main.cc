@@ -20,6 +20,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "filter_config.h"
 #include "log.h"
 #include "route_table.h"
 #include "worker.h"
@@ -77,6 +78,8 @@ void usage() {
 }
 
 void onSignal(evutil_socket_t, short, void* arg) { event_base_loopbreak(static_cast<event_base*>(arg)); }
+
+void onStatsFlush(evutil_socket_t, short, void*) { StatsStore::get().flush(); }
 }  // namespace
 }  // namespace host
 
@@ -139,6 +142,11 @@ int main(int argc, char** argv) {
   event* sigterm = evsignal_new(g_main_base, SIGTERM, onSignal, g_main_base);
   evsignal_add(sigint, nullptr);
   evsignal_add(sigterm, nullptr);
+  // Envoy flushes its stats every stats_flush_interval; histogram samples are visible only after it.
+  std::unique_ptr<event, decltype(&event_free)> stats_flush(
+      event_new(g_main_base, -1, EV_PERSIST, onStatsFlush, nullptr), &event_free);
+  const timeval flush_every = msToTimeval(bootstrap.stats_flush_interval_ms);
+  event_add(stats_flush.get(), &flush_every);
   if (bootstrap.admin) {
     std::string err;
     if (!startAdmin(g_main_base, *bootstrap.admin, [] { event_base_loopbreak(g_main_base); }, &err)) {
@@ -169,6 +177,7 @@ int main(int argc, char** argv) {
   onMainPosted(-1, 0, nullptr);
   for (auto& l : listeners) ::close(l->fd);
   listeners.clear();  // config_destroy / per_route_config_destroy on the main thread
+  stats_flush.reset();
   event_free(sigint);
   event_free(sigterm);
   event_free(g_main_posted);

@@ -10,7 +10,10 @@
 namespace host {
 
 UpstreamConnection::UpstreamConnection(ClusterPool& pool, size_t endpoint)
-    : pool_(pool), endpoint_(endpoint), parser_(false, *this) {
+    : pool_(pool),
+      endpoint_(endpoint),
+      parser_(false, *this, pool.cluster().enable_trailers),
+      encoder_(pool.cluster().enable_trailers) {
   const SocketAddress& addr = pool.cluster().endpoints[endpoint];
   bev_ = bufferevent_socket_new(pool.worker().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_setcb(bev_, onRead, nullptr, onEvent, this);

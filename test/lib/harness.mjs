@@ -343,8 +343,13 @@ function anyConfig(config) {
 const DM_FILTER = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter';
 const DM_PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute';
 
+// trailers (default true): Envoy's HTTP/1 codecs drop trailers unless enable_trailers is set, on the
+// listener's HCM for the client side and on each cluster for the upstream side; the suites want them
+// passed on both sides, `trailers: false` keeps Envoy's default (dropped).
+// With an admin port, stats are flushed every 0.5 s: Envoy shows histogram samples only after a
+// flush (default every 5 s).
 export function hostConfig(opts) {
-  const { port, adminPort, filters = [], clusters = {}, routes, bufferLimit, listenerExtra, bootstrapExtra } = opts;
+  const { port, adminPort, filters = [], clusters = {}, routes, bufferLimit, listenerExtra, bootstrapExtra, trailers = true } = opts;
   const clusterNames = Object.keys(clusters);
 
   const used = new Map();
@@ -414,6 +419,7 @@ export function hostConfig(opts) {
             typed_config: {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'ingress',
+              ...(trailers ? { http_protocol_options: { enable_trailers: true } } : {}),
               route_config: {
                 name: 'local',
                 virtual_hosts: [{ name: 'all', domains: ['*'], routes: routeList }],
@@ -427,7 +433,10 @@ export function hostConfig(opts) {
   };
 
   const bootstrap = {};
-  if (adminPort !== undefined) bootstrap.admin = { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } };
+  if (adminPort !== undefined) {
+    bootstrap.admin = { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } };
+    bootstrap.stats_flush_interval = '0.5s';
+  }
   bootstrap.static_resources = {
     listeners: [listener],
     clusters: clusterNames.map((name) => ({
@@ -439,6 +448,14 @@ export function hostConfig(opts) {
         // A port, or a list of ports for a cluster with several endpoints.
         endpoints: [{ lb_endpoints: [clusters[name]].flat().map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }],
       },
+      ...(trailers ? {
+        typed_extension_protocol_options: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+            explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+          },
+        },
+      } : {}),
     })),
   };
   Object.assign(bootstrap, bootstrapExtra || {});
