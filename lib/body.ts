@@ -16,11 +16,12 @@ export interface BodyChunk {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+/** @internal */
 export function makeChunk(bytes: Uint8Array, end: boolean): BodyChunk {
   return { bytes, end, text: () => decoder.decode(bytes) };
 }
 
-/** 0 request, 1 response. */
+/** @internal 0 request, 1 response. */
 export type Direction = 0 | 1;
 
 const enum BodyOp {
@@ -125,6 +126,7 @@ export class Body {
   }
 }
 
+/** @internal */
 export function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? encoder.encode(data) : data;
 }

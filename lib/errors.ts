@@ -43,7 +43,7 @@ export class FetchError extends NodevoyError {
   }
 }
 
-/** Maps an error thrown by the native binding to the typed error its code names. */
+/** @internal Maps an error thrown by the native binding to the typed error its code names. */
 export function nativeError(e: unknown): unknown {
   if (!(e instanceof Error)) return e;
   const code = (e as { code?: string }).code;

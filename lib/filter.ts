@@ -1,14 +1,20 @@
 import type { HeaderMap } from './headers';
 import type { Body, BodyChunk } from './body';
 import type { AttributeName, AttributeValue } from './attributes';
-import type { Metric, MetricDeclarations } from './metrics';
+import type { MetricDeclarations, MetricsOf } from './metrics';
 
 /** Marks objects made by defineFilter, across copies of this SDK bundled into user code. */
 export const FILTER_BRAND: unique symbol = Symbol.for('nodevoy.filter') as never;
 
-/** What a handler returns to answer the request itself; made by `ctx.respond()`. */
+declare const REPLY_BRAND: unique symbol;
+
+/**
+ * What a handler returns to answer the request itself; made only by `ctx.respond()` (an object that merely
+ * has a `status` is not a Reply, so `return { status: 401 }` does not compile).
+ */
 export interface Reply {
   readonly status: number;
+  readonly [REPLY_BRAND]: true;
 }
 
 /** Log lines go to Envoy's log under [dynamic_modules], prefixed with the filter name and stream id. */
@@ -51,8 +57,8 @@ export interface FetchInit extends RequestInit {
   timeoutMs?: number;
 }
 
-/** Per-stream context handed to every handler. */
-export interface FilterContext<C> {
+/** Per-stream context handed to every handler. `M`: the filter's metric declarations (types `metrics`). */
+export interface FilterContext<C, M extends MetricDeclarations = MetricDeclarations> {
   /**
    * The filter's config: `filter_config.config` (parsed by the `config` schema when given), with the route's
    * per-route `config` (parsed by `routeConfig`) merged over it, shallowly: top-level keys of the route's
@@ -64,8 +70,8 @@ export interface FilterContext<C> {
   /** This stream's id in nodevoy's log lines. */
   readonly streamId: number;
   readonly log: Logger;
-  /** The filter's metrics, by the names declared in `defineFilter({ metrics })`. */
-  readonly metrics: Readonly<Record<string, Metric>>;
+  /** The filter's metrics, by the names declared in `defineFilter({ metrics })`, each typed by its declaration. */
+  readonly metrics: MetricsOf<M>;
   readonly metadata: Metadata;
   readonly filterState: FilterState;
   /**
@@ -108,35 +114,40 @@ export interface FilterResponse {
   readonly body: Body;
 }
 
-/** Returning nothing (or resolving to nothing) continues the stream. */
-export type HandlerResult = void | Reply;
-export type Handler<T, C> = (subject: T, ctx: FilterContext<C>) => HandlerResult | Promise<HandlerResult>;
+/**
+ * Returning nothing (or resolving to nothing) continues the stream; `ctx.respond(...)` or a web `Response`
+ * answers it. Anything else is a mistake: the stream fails per the failure policy.
+ */
+export type HandlerResult = void | Reply | Response;
+export type Handler<T, C, M extends MetricDeclarations = MetricDeclarations> =
+  (subject: T, ctx: FilterContext<C, M>) => HandlerResult | Promise<HandlerResult>;
 
 /**
  * What a chunk handler returns: nothing (or the chunk's own bytes) passes the chunk on unchanged, bytes or a
  * string replace it, null drops it. `ctx.respond()` answers instead. Chunk handlers are synchronous.
  */
 export type ChunkResult = void | null | string | Uint8Array | Reply;
-export type ChunkHandler<C> = (chunk: BodyChunk, ctx: FilterContext<C>) => ChunkResult;
+export type ChunkHandler<C, M extends MetricDeclarations = MetricDeclarations> =
+  (chunk: BodyChunk, ctx: FilterContext<C, M>) => ChunkResult;
 
-export interface FilterSpec<C, R> {
+export interface FilterSpec<C, R, M extends MetricDeclarations = MetricDeclarations> {
   /** Validates (and may transform) `filter_config.config` at config time. */
   config?: Schema<C>;
   /** Validates a route's per-route `config` at config time; the result is merged over the filter's config. */
   routeConfig?: Schema<R>;
   /** Counters, gauges and histograms, defined as Envoy stats `<filter_name>.<metric>` under the module's metrics namespace. */
-  metrics?: MetricDeclarations;
-  onRequestHeaders?: Handler<FilterRequest, C>;
+  metrics?: M;
+  onRequestHeaders?: Handler<FilterRequest, C, M>;
   /** Each request body chunk as it arrives (zero-copy: `chunk.bytes` is valid only during the call). */
-  onRequestData?: ChunkHandler<C>;
-  onRequestTrailers?: Handler<HeaderMap, C>;
-  onResponseHeaders?: Handler<FilterResponse, C>;
+  onRequestData?: ChunkHandler<C, M>;
+  onRequestTrailers?: Handler<HeaderMap, C, M>;
+  onResponseHeaders?: Handler<FilterResponse, C, M>;
   /** Each response body chunk as it arrives (zero-copy: `chunk.bytes` is valid only during the call). */
-  onResponseData?: ChunkHandler<C>;
-  onResponseTrailers?: Handler<HeaderMap, C>;
+  onResponseData?: ChunkHandler<C, M>;
+  onResponseTrailers?: Handler<HeaderMap, C, M>;
 }
 
-export interface FilterDefinition<C, R = Partial<C>> extends FilterSpec<C, R> {
+export interface FilterDefinition<C, R = Partial<C>, M extends MetricDeclarations = MetricDeclarations> extends FilterSpec<C, R, M> {
   readonly [FILTER_BRAND]: true;
 }
 
@@ -144,15 +155,18 @@ export interface FilterDefinition<C, R = Partial<C>> extends FilterSpec<C, R> {
  * Declares an HTTP filter. Export the result under the name the Envoy config's `filter_name` uses.
  * `C` types `ctx.config` (inferred from the `config` schema when one is given); `R` types a route's override.
  */
-export function defineFilter<C = Record<string, unknown>, R = Partial<C>>(spec: FilterSpec<C, R>): FilterDefinition<C, R> {
+export function defineFilter<C = Record<string, unknown>, R = Partial<C>, const M extends MetricDeclarations = {}>(
+  spec: FilterSpec<C, R, M>,
+): FilterDefinition<C, R, M> {
   return Object.freeze({ ...spec, [FILTER_BRAND]: true as const });
 }
 
-export function isFilterDefinition(v: unknown): v is FilterDefinition<unknown, unknown> {
+/** @internal */
+export function isFilterDefinition(v: unknown): v is FilterDefinition<unknown, unknown, MetricDeclarations> {
   return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[FILTER_BRAND] === true;
 }
 
-/** Runs a schema (object with parse, or function). */
+/** @internal Runs a schema (object with parse, or function). */
 export function applySchema<T>(schema: Schema<T> | undefined, input: unknown): T {
   if (!schema) return input as T;
   return typeof schema === 'function' ? schema(input) : schema.parse(input);

@@ -7,5 +7,7 @@ export { HeaderMap } from './headers';
 export { Body } from './body';
 export type { BodyChunk } from './body';
 export type { AttributeName, AttributeValue } from './attributes';
-export type { Labels, Metric, MetricDeclaration, MetricDeclarations, MetricType } from './metrics';
+export type {
+  Counter, Gauge, Histogram, LabelArgs, Labels, Metric, MetricDeclaration, MetricDeclarations, MetricOf, MetricsOf, MetricType,
+} from './metrics';
 export { NodevoyError, StreamClosedError, InvalidHeaderError, InvalidResponseError, InvalidStateError, FetchError } from './errors';

@@ -14,7 +14,8 @@ export type MetricDeclarations = Readonly<Record<string, MetricDeclaration>>;
 export type Labels = Readonly<Record<string, string>>;
 
 /**
- * One declared metric. Counters take `inc`; gauges `inc`, `dec` and `set`; histograms `record`.
+ * One metric of a filter whose declarations are not known to the type checker (a `FilterContext` written
+ * without its metric declarations). Counters take `inc`; gauges `inc`, `dec` and `set`; histograms `record`.
  * Values are non-negative integers (Envoy's stats are unsigned). Labels go by name.
  */
 export interface Metric {
@@ -23,6 +24,37 @@ export interface Metric {
   set(value: number, labels?: Labels): void;
   record(value: number, labels?: Labels): void;
 }
+
+/** The label argument a declaration asks for: none, or an object with exactly its label names. */
+export type LabelArgs<D extends MetricDeclaration> = D extends { readonly labels: readonly (infer L extends string)[] }
+  ? [L] extends [never] ? [] : string extends L ? [labels: Labels] : [labels: { readonly [K in L]: string }]
+  : [];
+
+export interface Counter<A extends unknown[] = [labels?: Labels]> {
+  inc(by?: number, ...labels: A): void;
+}
+export interface Gauge<A extends unknown[] = [labels?: Labels]> {
+  inc(by?: number, ...labels: A): void;
+  dec(by?: number, ...labels: A): void;
+  set(value: number, ...labels: A): void;
+}
+export interface Histogram<A extends unknown[] = [labels?: Labels]> {
+  record(value: number, ...labels: A): void;
+}
+
+/** The handle for one declaration: a counter, gauge or histogram taking exactly its labels. */
+export type MetricOf<D extends MetricDeclaration> = D['type'] extends 'counter' ? Counter<LabelArgs<D>>
+  : D['type'] extends 'gauge' ? Gauge<LabelArgs<D>>
+  : D['type'] extends 'histogram' ? Histogram<LabelArgs<D>>
+  : Metric;
+
+/**
+ * `ctx.metrics` for a filter's declarations: one typed handle per declared name (a typo, a wrong method
+ * or a wrong label is a compile error). Without known declarations, a record of untyped `Metric`s.
+ */
+export type MetricsOf<M extends MetricDeclarations> = string extends keyof M
+  ? Readonly<Record<string, Metric>>
+  : { readonly [K in keyof M]: MetricOf<M[K]> };
 
 const enum Op {
   Add = 0,
@@ -34,7 +66,7 @@ const enum Op {
 const KIND: Record<MetricType, number> = { counter: 0, gauge: 1, histogram: 2 };
 const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
-/** Checks declarations at load time; the JSON native defines them from, in declaration order. */
+/** @internal Checks declarations at load time; the JSON native defines them from, in declaration order. */
 export function metricDeclarationsJson(decls: MetricDeclarations | undefined): string {
   const out: { kind: number; name: string; labels: readonly string[] }[] = [];
   for (const [name, d] of Object.entries(decls ?? {})) {
@@ -47,7 +79,7 @@ export function metricDeclarationsJson(decls: MetricDeclarations | undefined): s
   return JSON.stringify(out);
 }
 
-/** Per-stream metric handles (a metric is recorded through the stream, as the ABI requires). */
+/** @internal Per-stream metric handles (a metric is recorded through the stream, as the ABI requires). */
 export function makeMetrics(native: NativeBinding, stream: { readonly id: number }, decls: MetricDeclarations | undefined):
   Readonly<Record<string, Metric>> {
   const out: Record<string, Metric> = {};

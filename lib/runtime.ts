@@ -2,8 +2,10 @@
 // Envoy only through a NativeBinding: the real one inside Envoy (lib/bootstrap.ts), or the test kit's
 // (lib/testing), so both run exactly this code.
 import { pathToFileURL } from 'node:url';
-import { isAbsolute } from 'node:path';
-import { existsSync } from 'node:fs';
+import { dirname, extname, isAbsolute, join, sep } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import NodeModule from 'node:module';
 import type { NativeBinding } from './generated/binding';
 import {
   applySchema, isFilterDefinition,
@@ -51,6 +53,8 @@ const DEFAULT_FETCH_TIMEOUT_MS = 5000;
 interface Instance {
   readonly name: string;
   readonly path: string;
+  /** The bundle it was made from: released (left out of require.cache) with the last instance using it. */
+  readonly bundle: LoadedBundle;
   readonly def: FilterDefinition<unknown, unknown>;
   readonly config: unknown;
   /** Merged configs by per-route config id, parsed once per route in this environment. */
@@ -66,6 +70,13 @@ export interface LoadState {
   /** Bit (1 << Phase) for each handler the filter defines: native skips the rest without calling JS. */
   handlers: number;
   error: string;
+  /**
+   * The bundle's identity (`sha256:<hex>` of its file as loaded) and, for a CommonJS bundle, the exact text
+   * compiled: native keeps both with the filter config and hands them to each worker's load, so every
+   * worker runs the code the main thread validated, whatever the file holds later. '' for an ES module.
+   */
+  identity: string;
+  source: string;
 }
 
 interface PendingFetch {
@@ -87,14 +98,111 @@ function isReply(v: unknown): v is Reply {
   return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && typeof (v as Reply).status === 'number';
 }
 
-async function importBundle(path: string): Promise<Record<string, unknown>> {
-  if (path.endsWith('.mjs')) return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+/** A bundle as loaded in this environment. */
+interface LoadedBundle {
+  readonly exports: Record<string, unknown>;
+  /** `sha256:<hex>` of the text that was compiled ('' for a .json or .node file). */
+  readonly identity: string;
+  /** The CommonJS text compiled ('' for an ES module, which loads from its file). */
+  readonly source: string;
+  /** The require.cache entry made for it (CommonJS only: Node 18 has no way to drop an ES module). */
+  readonly module?: CjsModule;
+}
+
+interface CjsModule {
+  exports: unknown;
+  filename: string;
+  paths: string[];
+  loaded: boolean;
+  _compile(source: string, filename: string): unknown;
+  [BUNDLE_IDENTITY]?: string;
+}
+const Module = NodeModule as unknown as {
+  new (id: string): CjsModule;
+  _nodeModulePaths(dir: string): string[];
+};
+/** Tags each CommonJS module this runtime compiled with its identity (a symbol: other copies of the runtime see it). */
+const BUNDLE_IDENTITY: unique symbol = Symbol.for('nodevoy.bundleIdentity') as never;
+
+export function bundleIdentity(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** Node 18's rule for a .js file: an ES module when the nearest package.json (below any node_modules) says "type": "module". */
+function packageTypeIsModule(path: string): boolean {
+  let dir = dirname(path);
+  for (;;) {
+    if (dir.endsWith(`${sep}node_modules`)) return false;
+    const pjson = join(dir, 'package.json');
+    if (existsSync(pjson)) {
+      try {
+        return (JSON.parse(readFileSync(pjson, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch (e) {
+        throw new Error(`cannot read ${pjson}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return false;
+    dir = up;
+  }
+}
+
+/** First identity each ES module URL was imported with, per process (the ESM loader's cache is per process). */
+function esmVersions(): Map<string, string> {
+  const g = globalThis as unknown as Record<symbol, Map<string, string> | undefined>;
+  return (g[Symbol.for('nodevoy.esmVersions')] ??= new Map());
+}
+
+/**
+ * Loads a bundle by absolute path. CommonJS is compiled from `source` when given (a worker: the text the
+ * main thread validated), else from the file as it is now; a require.cache entry for the path whose
+ * identity differs (the file was rewritten in place) is replaced, never reused. An ES module is imported
+ * from its file: Node 18 cannot drop one, so a changed file is imported again under a versioned URL.
+ */
+async function loadBundle(path: string, source?: string, identity?: string, warn?: (m: string) => void): Promise<LoadedBundle> {
+  const ext = extname(path);
+  if (ext === '.json' || ext === '.node') return { exports: require(path) as Record<string, unknown>, identity: '', source: '' };
+  if (ext === '.mjs' || (ext === '.js' && packageTypeIsModule(path))) {
+    const now = bundleIdentity(readFileSync(path));
+    if (identity && identity !== now)
+      warn?.(`${path} changed on disk since its config was validated; an ES module loads from its file, so this environment runs the file as it is now (${now})`);
+    const href = pathToFileURL(path).href;
+    const versions = esmVersions();
+    const first = versions.get(href) ?? (versions.set(href, now), now);
+    const url = first === now ? href : `${href}?nodevoy-bundle=${now.slice(7, 23)}`;
+    return { exports: (await import(url)) as Record<string, unknown>, identity: now, source: '' };
+  }
+  // The cache key require() would use: the real path.
+  const key = realpathSync(path);
+  let fromFile = false;
+  if (source === undefined || !identity) {
+    const bytes = readFileSync(key);
+    identity = bundleIdentity(bytes);
+    source = bytes.toString('utf8');  // as require() decodes it
+    fromFile = true;
+  }
+  const cache = require.cache as Record<string, CjsModule | undefined>;
+  const cached = cache[key];
+  if (cached?.loaded) {
+    // A module someone else required from this path is adopted while the file still has the wanted text
+    // (say a test that required the bundle itself): it then shares that module's state, as require() would.
+    if (cached[BUNDLE_IDENTITY] === undefined && (fromFile || bundleIdentity(readFileSync(key)) === identity)) cached[BUNDLE_IDENTITY] = identity;
+    if (cached[BUNDLE_IDENTITY] === identity) return { exports: cached.exports as Record<string, unknown>, identity, source, module: cached };
+  }
+  // What Module._load does for a file, minus the parent: nothing but require.cache and our instances keep it.
+  const m = new Module(key);
+  m.filename = key;
+  m.paths = Module._nodeModulePaths(dirname(key));
+  cache[key] = m;
   try {
-    return require(path) as Record<string, unknown>;
+    m._compile(source, key);
   } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_REQUIRE_ESM') return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    if (cache[key] === m) delete cache[key];
     throw e;
   }
+  m.loaded = true;
+  m[BUNDLE_IDENTITY] = identity;
+  return { exports: m.exports as Record<string, unknown>, identity, source, module: m };
 }
 
 function findFilter(mod: Record<string, unknown>, filterName: string, path: string): FilterDefinition<unknown, unknown> {
@@ -123,7 +231,11 @@ export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknow
 export interface RuntimeApi {
   /** [count, id, id, ...]: completed streams native has not told JS about one by one (JsEnv::closeLater). */
   readonly closedIds: Uint32Array;
-  load(path: string, filterName: string, configJson: string, asyncBudgetMs?: number): LoadState;
+  load(path: string, filterName: string, configJson: string, asyncBudgetMs?: number, source?: string, identity?: string): LoadState;
+  /** The filter config of instance `index` is gone: drop the instance (its index stays unused). */
+  unload(index: number): void;
+  /** A per-route config is gone: drop what instance `index` parsed of it. */
+  unroute(index: number, routeId: number): void;
   metrics(index: number): string;
   checkRoute(filterName: string, modulePath: string, configJson: string): LoadState;
   route(index: number, routeId: number, configJson: string): string;
@@ -135,7 +247,8 @@ export interface RuntimeApi {
 }
 
 export function createRuntime(native: NativeBinding): RuntimeApi {
-  const instances: Instance[] = [];
+  // Indexes are held by native (JsEnv) and by streams: an unloaded instance leaves a tombstone, never a shift.
+  const instances: (Instance | undefined)[] = [];
   const streams = new Map<number, Stream>();
 
   function log(level: Level, message: string): void {
@@ -261,7 +374,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       }
       native.respond(this.id, checkStatus(code), flat, body === undefined ? null : checkBytes(body, 'ctx.respond'), 'nodevoy_local_reply');
       this.replied = true;
-      return { status: code };
+      return { status: code } as Reply;
     }
 
     async fetch(cluster: string, input: string | URL | Request, init?: FetchInit): Promise<Response> {
@@ -391,10 +504,18 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     return state;
   }
 
-  async function loadDefinition(path: string, filterName: string): Promise<FilterDefinition<unknown, unknown>> {
+  async function openBundle(path: string, source?: string, identity?: string): Promise<LoadedBundle> {
     if (!isAbsolute(path)) throw new Error(`"module" must be an absolute path, got "${path}"`);
     if (!existsSync(path)) throw new Error(`module file ${path} does not exist`);
-    return findFilter(await importBundle(path), filterName, path);
+    return loadBundle(path, source, identity, (m) => log(Level.Warn, `[nodevoy] ${m}`));
+  }
+
+  /** Leaves the bundle out of require.cache once no instance here uses it (the next load compiles it again). */
+  function releaseBundle(bundle: LoadedBundle): void {
+    const m = bundle.module;
+    if (!m || instances.some((i) => i?.bundle.module === m)) return;
+    const cache = require.cache as Record<string, CjsModule | undefined>;
+    if (cache[m.filename] === m) delete cache[m.filename];
   }
 
   /** Per-route configs seen before their filter loaded, keyed by filter name and config text. */
@@ -415,24 +536,44 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     closedIds,
 
     /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
-    load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000): LoadState {
-      const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
+    load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000, source?: string, identity?: string): LoadState {
+      const state: LoadState = { done: false, index: -1, handlers: 0, error: '', identity: '', source: '' };
       if (native.workerIndex() >= 0) prewarmFetch();
       return loadState(async () => {
         const raw: unknown = JSON.parse(configJson);
-        const def = await loadDefinition(path, filterName);
+        const bundle = await openBundle(path, source, identity);
+        let def: FilterDefinition<unknown, unknown>;
         let config: unknown;
         try {
-          config = applySchema(def.config, raw);
+          def = findFilter(bundle.exports, filterName, path);
+          try {
+            config = applySchema(def.config, raw);
+          } catch (e) {
+            throw schemaError('filter_config.config', e);
+          }
+          metricDeclarationsJson(def.metrics);  // bad declarations fail the load
+          checkPendingRoutes(filterName, def);
         } catch (e) {
-          throw schemaError('filter_config.config', e);
+          releaseBundle(bundle);  // a rejected config leaves nothing behind
+          throw e;
         }
-        metricDeclarationsJson(def.metrics);  // bad declarations fail the load
-        checkPendingRoutes(filterName, def);
-        instances.push({ name: filterName, path, def, config, routes: new Map(), asyncBudgetMs });
+        instances.push({ name: filterName, path, bundle, def, config, routes: new Map(), asyncBudgetMs });
         state.index = instances.length - 1;
         state.handlers = HANDLERS.reduce((bits, h, i) => (def[h] ? bits | (1 << i) : bits), 0);
+        state.identity = bundle.identity;
+        state.source = bundle.source;
       }, state);
+    },
+
+    unload(index: number): void {
+      const inst = instances[index];
+      if (!inst) return;
+      instances[index] = undefined;
+      releaseBundle(inst.bundle);
+    },
+
+    unroute(index: number, routeId: number): void {
+      instances[index]?.routes.delete(routeId);
     },
 
     /** The filter's metric declarations, for native to define at config time. */
@@ -442,10 +583,10 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
     /** Validates a per-route config against the named filter (the newest loaded, or the given module's). */
     checkRoute(filterName: string, modulePath: string, configJson: string): LoadState {
-      const state: LoadState = { done: false, index: -1, handlers: 0, error: '' };
+      const state: LoadState = { done: false, index: -1, handlers: 0, error: '', identity: '', source: '' };
       return loadState(async () => {
-        let def = [...instances].reverse().find((i) => i.name === filterName && (!modulePath || i.path === modulePath))?.def;
-        if (!def && modulePath) def = await loadDefinition(modulePath, filterName);
+        let def = [...instances].reverse().find((i) => i && i.name === filterName && (!modulePath || i.path === modulePath))?.def;
+        if (!def && modulePath) def = findFilter((await openBundle(modulePath)).exports, filterName, modulePath);
         if (!def) {
           // Envoy builds an HCM's inline route config before its http filters: validate this one when
           // the filter it names loads (a failure then rejects that filter config, and so the listener).

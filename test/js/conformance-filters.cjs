@@ -2,7 +2,7 @@
 // the differential suite can compare the module's view on the test host and on Envoy.
 const { defineFilter } = require('nodevoy');
 
-const entries = (h) => [...h.entries()].map(([k, v]) => [k, v]);
+const entries = (h) => h.raw();
 
 // Reports the request headers the filter saw (x-seen-request) and the response headers (x-seen-response),
 // as JSON; writes one empty value and one duplicate in each direction.
@@ -76,5 +76,46 @@ exports.attributes = defineFilter({
       try { v = ctx.attribute(name); } catch (e) { v = `threw ${e.code ?? e.name}`; }
       res.headers.set(`x-attr-${name.replace(/\./g, '-')}`, v === undefined ? '(none)' : String(v));
     }
+  },
+});
+
+// Applies the header operations named (as JSON [[op, name, value?], ...]) by the request headers
+// x-ops-req (on the request headers) and x-ops-res (on the response headers) through the binding
+// itself, so Envoy's return values are visible; reports each call's return, what get/getAll/has read
+// back, and the map afterwards, in x-ops-report (JSON) on the response.
+const rawCall = (h, op, name, value) => {
+  const n = h.native;
+  const id = h.stream.id;
+  switch (op) {
+    case 'set': return n.setHeader(id, h.kind, name, value);
+    case 'add': return n.addHeader(id, h.kind, name, value);
+    case 'remove': return n.removeHeader(id, h.kind, name);
+    case 'get': return h.get(name);
+    case 'getAll': return h.getAll(name);
+    case 'has': return h.has(name);
+    default: throw new Error(`unknown op ${op}`);
+  }
+};
+const runOps = (h, ops) => ops.map(([op, name, value]) => [op, name, value, rawCall(h, op, name, value)]);
+const opsOf = new WeakMap();
+exports.writer = defineFilter({
+  onRequestHeaders(req, ctx) {
+    const resOps = JSON.parse(req.headers.get('x-ops-res') ?? '[]');
+    const reqOps = runOps(req.headers, JSON.parse(req.headers.get('x-ops-req') ?? '[]'));
+    opsOf.set(ctx, { resOps, report: { req: reqOps, reqAfter: entries(req.headers) } });
+  },
+  onResponseHeaders(res, ctx) {
+    const st = opsOf.get(ctx);
+    if (!st) return;
+    st.report.res = runOps(res.headers, st.resOps);
+    st.report.resAfter = entries(res.headers);
+    res.headers.append('x-ops-report', JSON.stringify(st.report));
+  },
+});
+
+// Reports what a filter sees of a reply Envoy made (route timeout, upstream reset): its code details.
+exports.details = defineFilter({
+  onResponseHeaders(res, ctx) {
+    res.headers.set('x-details', String(ctx.attribute('response.code_details')));
   },
 });

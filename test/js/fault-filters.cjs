@@ -64,7 +64,7 @@ function runOp(op, subject, ctx, phase, results) {
       case 'get': r = headers.get(name); break;
       case 'getAll': r = headers.getAll(name); break;
       case 'has': r = headers.has(name); break;
-      case 'entries': r = [...headers.entries()]; break;
+      case 'entries': r = headers.raw(); break;
       case 'meta': {
         ctx.metadata.set(decode(op.ns), name, value);
         r = ctx.metadata.get(decode(op.ns), name);
@@ -137,7 +137,7 @@ function finishResults(res, results) {
   res.headers.set('x-nodevoy-fuzz-results', Buffer.from(JSON.stringify(results)).toString('base64'));
 }
 
-const snapshot = (headers) => [...headers.entries()];
+const snapshot = (headers) => headers.raw();
 
 exports.fuzzApi = defineFilter({
   onRequestHeaders(req, ctx) {

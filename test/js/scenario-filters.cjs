@@ -200,3 +200,22 @@ exports.logs = defineFilter({
     req.headers.set('x-debug-enabled', String(ctx.log.enabled('debug')));
   },
 });
+
+// iteration as web Headers: sorted names, repeated values joined, set-cookie one per value, no pseudo-headers
+const iteration = (headers) => JSON.stringify({
+  entries: [...headers].filter(([k]) => k.startsWith('x-it-') || k === 'set-cookie'),
+  keys: [...headers.keys()].filter((k) => k.startsWith('x-it-')),
+  values: [...headers.values()].filter((v) => v.startsWith('it:')),
+  forEach: (() => { let n = 0; headers.forEach((v, k, h) => { if (k.startsWith('x-it-') && h === headers) n++; }); return n; })(),
+  pseudo: [...headers.keys()].some((k) => k.startsWith(':')),
+  rawPseudo: headers.raw().filter(([k]) => k.startsWith(':')).map(([k]) => k).sort(),
+  rawDup: headers.raw().filter(([k]) => k === 'x-it-dup').map(([, v]) => v),
+});
+exports.headerIteration = defineFilter({
+  onRequestHeaders(req) {
+    req.headers.set('x-iteration', iteration(req.headers));
+  },
+  onResponseHeaders(res) {
+    res.headers.set('x-iteration', iteration(res.headers));
+  },
+});

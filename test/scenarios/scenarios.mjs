@@ -99,6 +99,41 @@ export const scenarios = [
     },
   },
   {
+    name: 'headers iterate as web Headers do; raw() keeps Envoy\'s pairs and pseudo-headers',
+    filter: 'headerIteration',
+    request: { method: 'GET', path: '/it', headers: { 'x-it-b': 'it:2', 'x-it-a': 'it:1', 'x-it-dup': ['it:one', 'it:two'] } },
+    upstream: () => ({ status: 200, headers: { 'set-cookie': ['a=1', 'b=2'], 'x-it-z': 'it:z' }, body: 'ok' }),
+    expect: {
+      upstream: {
+        headers: {
+          'x-iteration': JSON.stringify({
+            entries: [['x-it-a', 'it:1'], ['x-it-b', 'it:2'], ['x-it-dup', 'it:one, it:two']],
+            keys: ['x-it-a', 'x-it-b', 'x-it-dup'],
+            values: ['it:1', 'it:2', 'it:one, it:two'],
+            forEach: 3,
+            pseudo: false,
+            rawPseudo: [':authority', ':method', ':path', ':scheme'],
+            rawDup: ['it:one', 'it:two'],
+          }),
+        },
+      },
+      response: {
+        status: 200,
+        headers: {
+          'x-iteration': JSON.stringify({
+            entries: [['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-it-z', 'it:z']],
+            keys: ['x-it-z'],
+            values: ['it:z'],
+            forEach: 1,
+            pseudo: false,
+            rawPseudo: [':status'],
+            rawDup: [],
+          }),
+        },
+      },
+    },
+  },
+  {
     name: 'trailers edited in both directions',
     filter: 'trailers',
     request: { method: 'POST', path: '/t', body: ['a', 'b'], trailers: { 'x-client-trailer': 'v1' } },
