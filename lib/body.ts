@@ -29,6 +29,7 @@ const enum BodyOp {
   Append = 1,
   Prepend = 2,
 }
+const REWRITES = ['replace', 'append', 'prepend'] as const;
 
 /**
  * A request or response body, whole. Reading buffers it in Envoy (under the listener's buffer limit: a larger
@@ -56,7 +57,7 @@ export class Body {
     try {
       now = this.native.readBody(this.stream.id, this.direction);
     } catch (e) {
-      return Promise.reject(nativeError(e));
+      return Promise.reject(nativeError(e, 'body.bytes'));
     }
     if (now) {
       this.copy = now;
@@ -98,16 +99,16 @@ export class Body {
 
   /** Empties the body. */
   clear(): void {
-    this.rewrite(BodyOp.Replace, '');
+    this.rewrite(BodyOp.Replace, '', 'body.clear');
   }
 
-  private rewrite(op: BodyOp, data: string | Uint8Array): void {
-    const checked = checkBytes(data, 'body');
-    if (this.stream.closed) throw new StreamClosedError('body');
+  private rewrite(op: BodyOp, data: string | Uint8Array, what = `body.${REWRITES[op]}`): void {
+    const checked = checkBytes(data, what);
+    if (this.stream.closed) throw new StreamClosedError(what);
     try {
       this.native.rewriteBody(this.stream.id, this.direction, op, checked);
     } catch (e) {
-      throw nativeError(e);
+      throw nativeError(e, what);
     }
     this.copy = undefined;
   }

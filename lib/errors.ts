@@ -43,13 +43,13 @@ export class FetchError extends NodevoyError {
   }
 }
 
-/** @internal Maps an error thrown by the native binding to the typed error its code names. */
-export function nativeError(e: unknown): unknown {
+/** @internal Maps an error thrown by the native binding to the typed error its code names; `what` is the API call. */
+export function nativeError(e: unknown, what: string): unknown {
   if (!(e instanceof Error)) return e;
   const code = (e as { code?: string }).code;
   const message = e.message.replace(/^nodevoy: /, '');
   if (code === 'ERR_NODEVOY_INVALID_STATE') return new InvalidStateError(message);
   if (code === 'ERR_NODEVOY_FETCH') return new FetchError(message);
-  if (code === 'ERR_NODEVOY_STREAM_CLOSED') return new StreamClosedError('call');
+  if (code === 'ERR_NODEVOY_STREAM_CLOSED') return new StreamClosedError(what);
   return e;
 }

@@ -30,16 +30,25 @@ export type LabelArgs<D extends MetricDeclaration> = D extends { readonly labels
   ? [L] extends [never] ? [] : string extends L ? [labels: Labels] : [labels: { readonly [K in L]: string }]
   : [];
 
+// Each handle also names the methods its type lacks, with `never` parameters: calling one does not compile,
+// and a typed handle still fits where an untyped `Metric` is expected (a helper typed `FilterContext<C>`).
 export interface Counter<A extends unknown[] = [labels?: Labels]> {
   inc(by?: number, ...labels: A): void;
+  /** Not a counter operation. */ dec(by: never, labels?: never): void;
+  /** Not a counter operation. */ set(value: never, labels?: never): void;
+  /** Not a counter operation. */ record(value: never, labels?: never): void;
 }
 export interface Gauge<A extends unknown[] = [labels?: Labels]> {
   inc(by?: number, ...labels: A): void;
   dec(by?: number, ...labels: A): void;
   set(value: number, ...labels: A): void;
+  /** Not a gauge operation. */ record(value: never, labels?: never): void;
 }
 export interface Histogram<A extends unknown[] = [labels?: Labels]> {
   record(value: number, ...labels: A): void;
+  /** Not a histogram operation. */ inc(by: never, labels?: never): void;
+  /** Not a histogram operation. */ dec(by: never, labels?: never): void;
+  /** Not a histogram operation. */ set(value: never, labels?: never): void;
 }
 
 /** The handle for one declaration: a counter, gauge or histogram taking exactly its labels. */

@@ -301,18 +301,18 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
           get: (ns, key, source = 'dynamic') => {
             const src = METADATA_SOURCES[source];
             if (src === undefined) throw new TypeError(`unknown metadata source "${String(source)}"`);
-            return native.getMetadata(stream.live('metadata.get'), src, String(ns), String(key));
+            return native.getMetadata(stream.live('ctx.metadata.get'), src, String(ns), String(key));
           },
           set: (ns, key, value) => {
             if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
               throw new TypeError(`metadata values must be strings, numbers or booleans, not ${typeof value}`);
-            native.setMetadata(stream.live('metadata.set'), String(ns), String(key), value);
+            native.setMetadata(stream.live('ctx.metadata.set'), String(ns), String(key), value);
           },
         },
         filterState: {
-          get: (key) => native.getFilterState(stream.live('filterState.get'), String(key)),
+          get: (key) => native.getFilterState(stream.live('ctx.filterState.get'), String(key)),
           set: (key, value) => {
-            native.setFilterState(stream.live('filterState.set'), String(key), checkBytes(value, 'filterState.set'));
+            native.setFilterState(stream.live('ctx.filterState.set'), String(key), checkBytes(value, 'filterState.set'));
           },
         },
         respond: (code, body, headers) => stream.respond(code, body, headers),
@@ -320,11 +320,11 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         attribute: <N extends AttributeName>(name: N) => {
           const a = ATTRIBUTES[name];
           if (!a) throw new TypeError(`unknown attribute "${String(name)}"`);
-          return native.attribute(stream.live('attribute'), a[0], a[1]) as never;
+          return native.attribute(stream.live('ctx.attribute'), a[0], a[1]) as never;
         },
-        clearRouteCache: () => native.clearRouteCache(stream.live('clearRouteCache')),
+        clearRouteCache: () => native.clearRouteCache(stream.live('ctx.clearRouteCache')),
         setUpstreamOverrideHost: (host, strict = false) =>
-          native.setUpstreamOverrideHost(stream.live('setUpstreamOverrideHost'), String(host), Boolean(strict)),
+          native.setUpstreamOverrideHost(stream.live('ctx.setUpstreamOverrideHost'), String(host), Boolean(strict)),
       };
     }
 
@@ -396,7 +396,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         id = native.callout(this.live('ctx.fetch'), cluster, flat, body, timeoutMs);
         native.watchClose(this.id);
       } catch (e) {
-        throw nativeError(e);
+        throw nativeError(e, 'ctx.fetch');
       }
       return new Promise<Response>((resolve, reject) => {
         // Envoy enforces the timeout too; this one also covers a callout whose completion never comes back.

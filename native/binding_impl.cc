@@ -26,7 +26,7 @@ StreamFilter* live(const Napi::CallbackInfo& info, uint32_t id, uint32_t kind) {
     return nullptr;
   }
   if (kind > 3) {
-    Napi::RangeError::New(info.Env(), "nodevoy: header kind out of range").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: header kind must be 0..3, received " + std::to_string(kind)).ThrowAsJavaScriptException();
     return nullptr;
   }
   return s;
@@ -46,7 +46,7 @@ auto htype(uint32_t kind) { return static_cast<envoy_dynamic_module_type_http_he
 
 bool validDirection(const Napi::CallbackInfo& info, uint32_t direction) {
   if (direction <= 1) return true;
-  Napi::RangeError::New(info.Env(), "nodevoy: direction out of range").ThrowAsJavaScriptException();
+  Napi::RangeError::New(info.Env(), "nodevoy: direction must be 0 (request) or 1 (response), received " + std::to_string(direction)).ThrowAsJavaScriptException();
   return false;
 }
 
@@ -126,7 +126,7 @@ Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t st
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (status < 200 || status > 599) {
-    Napi::RangeError::New(info.Env(), "nodevoy: status must be 200..599").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: status must be 200..599, received " + std::to_string(status)).ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   for (const auto& h : headers)
@@ -157,7 +157,7 @@ Napi::Value rewriteBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_
   StreamFilter* s = live(info, stream, 0);
   if (!s || !validDirection(info, direction)) return info.Env().Undefined();
   if (op > static_cast<uint32_t>(BodyOp::Prepend)) {
-    Napi::RangeError::New(info.Env(), "nodevoy: body operation out of range").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: body operation must be 0..2, received " + std::to_string(op)).ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   std::string error;
@@ -179,7 +179,10 @@ Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t ind
   if (!s) return info.Env().Undefined();
   const auto& defs = s->config().metrics();
   if (index >= defs.size() || labels.size() != defs[index].labels || op > 3 || !(value >= 0) || value > 9007199254740991.0) {
-    Napi::RangeError::New(info.Env(), "nodevoy: metric index, labels or value out of range").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: metric call out of range: received index " + std::to_string(index) + " of " +
+                                          std::to_string(defs.size()) + ", " + std::to_string(labels.size()) + " label(s), op " +
+                                          std::to_string(op) + ", value " + std::to_string(value))
+        .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   std::vector<envoy_dynamic_module_type_module_buffer> ls;
@@ -229,7 +232,7 @@ Napi::Value attribute(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (id > envoy_dynamic_module_type_attribute_id_HealthCheck) {
-    Napi::RangeError::New(info.Env(), "nodevoy: attribute id out of range").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: attribute id must be 0.." + std::to_string(envoy_dynamic_module_type_attribute_id_HealthCheck) + ", received " + std::to_string(id)).ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   auto aid = static_cast<envoy_dynamic_module_type_attribute_id>(id);
@@ -252,7 +255,7 @@ Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (source > envoy_dynamic_module_type_metadata_source_HostLocality) {
-    Napi::RangeError::New(info.Env(), "nodevoy: metadata source out of range").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: metadata source must be 0.." + std::to_string(envoy_dynamic_module_type_metadata_source_HostLocality) + ", received " + std::to_string(source)).ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   auto src = static_cast<envoy_dynamic_module_type_metadata_source>(source);

@@ -146,7 +146,9 @@ t.test('calls on a completed stream throw StreamClosedError', async (t) => {
   const { port, up } = await withHost(t, { filters: [js('afterClose')], hostOpts: { concurrency: 1 } });
   await request(port, { path: '/first' });
   await request(port, { path: '/second', headers: { 'x-check': '1' } });
-  t.equal(up.requests.at(-1).headers['x-after-close'], 'StreamClosedError,StreamClosedError,StreamClosedError');
+  t.equal(up.requests.at(-1).headers['x-after-close'],
+    'StreamClosedError(headers.get),StreamClosedError(ctx.respond),StreamClosedError(ctx.metadata.get),StreamClosedError(body.replace)',
+    'each error names the call that was made');
 });
 
 t.test('config errors name the cause: failure_mode and budgets', async (t) => {

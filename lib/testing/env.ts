@@ -190,12 +190,12 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     const s = this.streams.get(stream);
     const f = this.fakes.get(stream);
     if (!s || !f || s.completed) throw codeError('the stream has already completed', 'ERR_NODEVOY_STREAM_CLOSED');
-    if (kind > 3) throw new RangeError('nodevoy: header kind out of range');
+    if (kind > 3) throw new RangeError(`nodevoy: header kind must be 0..3, received ${kind}`);
     return f;
   }
 
   private direction(direction: number): 0 | 1 {
-    if (direction !== 0 && direction !== 1) throw new RangeError('nodevoy: direction out of range');
+    if (direction !== 0 && direction !== 1) throw new RangeError(`nodevoy: direction must be 0 (request) or 1 (response), received ${direction}`);
     return direction;
   }
 
@@ -241,7 +241,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   respond(stream: number, status: number, headers: string[], body: string | Uint8Array | null, details: string): void {
     this.live(stream);
-    if (!(status >= 200 && status <= 599)) throw new RangeError('nodevoy: status must be 200..599');
+    if (!(status >= 200 && status <= 599)) throw new RangeError(`nodevoy: status must be 200..599, received ${status}`);
     wireSafe(headers);
     this.streams.get(stream)?.recordReply({ status, headers: [...headers], body: utf8(body), details });
   }
@@ -259,7 +259,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   rewriteBody(stream: number, direction: number, op: number, data: string | Uint8Array | null): void {
     this.live(stream);
     const d = this.direction(direction);
-    if (!(op >= 0 && op <= 2)) throw new RangeError('nodevoy: body operation out of range');
+    if (!(op >= 0 && op <= 2)) throw new RangeError(`nodevoy: body operation must be 0..2, received ${op}`);
     (this.streams.get(stream) as ModuleStream).rewriteBody(d, op, utf8(data));
   }
 
@@ -273,7 +273,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     this.live(stream);
     const def = this.metricDefs[index];
     if (!def || labels.length !== def.labels.length || !(op >= 0 && op <= 3) || !(value >= 0) || value > MAX_SAFE)
-      throw new RangeError('nodevoy: metric index, labels or value out of range');
+      throw new RangeError(`nodevoy: metric call out of range: received index ${index} of ${this.metricDefs.length}, ${labels.length} label(s), op ${op}, value ${value}`);
     const v = Math.trunc(value);
     if (def.type === 'counter') this.metrics.record(def, [...labels], 'add', v);
     else if (def.type === 'histogram') this.metrics.record(def, [...labels], 'record', v);
@@ -288,7 +288,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   attribute(stream: number, id: number, type: number): string | number | boolean | undefined {
     const f = this.live(stream);
-    if (!(id >= 0 && id <= 67)) throw new RangeError('nodevoy: attribute id out of range');
+    if (!(id >= 0 && id <= 67)) throw new RangeError(`nodevoy: attribute id must be 0..67, received ${id}`);
     const v = f.attribute(id);
     if (type === 1) return typeof v === 'number' ? v : undefined;
     if (type === 2) return typeof v === 'boolean' ? v : undefined;
@@ -297,7 +297,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   getMetadata(stream: number, source: number, ns: string, key: string): string | number | boolean | undefined {
     const f = this.live(stream);
-    if (!(source >= 0 && source <= 4)) throw new RangeError('nodevoy: metadata source out of range');
+    if (!(source >= 0 && source <= 4)) throw new RangeError(`nodevoy: metadata source must be 0..4, received ${source}`);
     return f.getMetadata(source, ns, key);
   }
 

@@ -84,8 +84,10 @@ exports.afterClose = defineFilter({
   onRequestHeaders(req, ctx) {
     if (req.headers.get('x-check') && saved) {
       const out = [];
-      for (const fn of [() => saved.req.headers.get('x'), () => saved.ctx.respond(200), () => saved.ctx.metadata.get('a', 'b')]) {
-        try { fn(); out.push('ok'); } catch (e) { out.push(e.name); }
+      const calls = [() => saved.req.headers.get('x'), () => saved.ctx.respond(200), () => saved.ctx.metadata.get('a', 'b'),
+        () => saved.req.body.replace('x')];
+      for (const fn of calls) {
+        try { fn(); out.push('ok'); } catch (e) { out.push(`${e.name}(${e.message.split(':')[0]})`); }
       }
       req.headers.set('x-after-close', out.join(','));
       return;
