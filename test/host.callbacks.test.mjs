@@ -215,7 +215,7 @@ t.test('on_http_filter_local_reply sees every local reply with its details', asy
   await waitFor(() => /fixture local_reply code=209 details=direct_response/.test(host.stderr()));
   t.pass('direct_response goes through sendLocalReply');
   t.equal((await request(port, { path: '/stall' })).status, 504);
-  await waitFor(() => /fixture local_reply code=504 details=upstream_response_timeout/.test(host.stderr()));
+  await waitFor(() => /fixture local_reply code=504 details=response_timeout/.test(host.stderr()));
   t.pass('router timeout local reply seen');
   t.equal((await request(port, { path: '/reset-before-headers' })).status, 503);
   await waitFor(() => /fixture local_reply code=503 details=upstream_reset_before_response_started/.test(host.stderr()));

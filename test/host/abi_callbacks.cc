@@ -204,7 +204,8 @@ EXPORT bool envoy_dynamic_module_callback_http_set_header(envoy_dynamic_module_t
   HeaderMap* m = slot->stream->headerMap(type);
   if (!m || sv(key).empty()) return false;
   checkHeaderBytes(sv(key), "envoy_dynamic_module_callback_http_set_header");
-  if (!value.ptr) {
+  // Envoy 1.39/1.40: a NULL or zero-length value removes every value of the key (and reports success).
+  if (!value.ptr || value.length == 0) {
     m->remove(sv(key));
     return true;
   }
@@ -223,6 +224,7 @@ EXPORT bool envoy_dynamic_module_callback_http_add_header(envoy_dynamic_module_t
   if (!m || sv(key).empty()) return false;
   checkHeaderBytes(sv(key), "envoy_dynamic_module_callback_http_add_header");
   checkHeaderBytes(sv(value), "envoy_dynamic_module_callback_http_add_header");
+  if (value.length == 0) return false;  // Envoy 1.39/1.40 add nothing and report failure
   m->add(sv(key), sv(value));
   return true;
 }
@@ -472,7 +474,7 @@ EXPORT envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_c
     envoy_dynamic_module_type_module_http_header* headers, size_t n, envoy_dynamic_module_type_module_buffer body,
     uint64_t timeout_ms) {
   auto* slot = slotOf(f, "envoy_dynamic_module_callback_http_filter_http_callout");
-  HeaderMap h;
+  HeaderMap h(HeaderKind::RequestHeaders);  // so "host" is ":authority", as in Envoy's request map
   for (size_t i = 0; i < n; i++) {
     std::string_view k(headers[i].key_ptr, headers[i].key_length), v(headers[i].value_ptr, headers[i].value_length);
     checkHeaderBytes(k, "envoy_dynamic_module_callback_http_filter_http_callout");

@@ -39,7 +39,7 @@ void Callout::onUpstreamTrailers(HeaderMap&&) { finish(); }
 
 void Callout::onUpstreamReset(const std::string& reason) {
   conn_ = nullptr;
-  localReply(503, "upstream connect error or disconnect/reset before headers. reset reason: " + reason);
+  localReply(503, "upstream connect error or disconnect/reset before headers. reset reason: " + resetReasonText(reason));
 }
 
 void Callout::onTimeout(evutil_socket_t, short, void* arg) {
@@ -53,7 +53,7 @@ void Callout::onTimeout(evutil_socket_t, short, void* arg) {
 }
 
 void Callout::localReply(int status, const std::string& body) {
-  headers_ = HeaderMap();
+  headers_ = HeaderMap(HeaderKind::ResponseHeaders);
   headers_.add(":status", std::to_string(status));
   headers_.add("content-type", "text/plain");
   body_.clear();

@@ -2,6 +2,8 @@
 
 #include <event2/buffer.h>
 
+#include <ctime>
+
 #include "log.h"
 
 namespace host {
@@ -71,17 +73,22 @@ void DownstreamConnection::onEvent(bufferevent*, short what, void* arg) {
 }
 
 void DownstreamConnection::onHeaders(HeaderMap&& h, bool end) {
-  request_complete_ = false;
+  // Envoy decides keep-alive from what the stream has received when its response is encoded: a reply
+  // sent after the request's end_stream keeps the connection, one sent before closes it.
+  request_complete_ = end;
+  keep_alive_ = parser_.keepAlive();
   head_request_ = h.get(":method") == "HEAD";
   stream_ = std::make_unique<ActiveStream>(worker_, listener_, *this, next_stream_id_++);
   stream_->decodeHeaders(std::move(h), end);
 }
 
 void DownstreamConnection::onData(std::string_view d, bool end) {
+  if (end) request_complete_ = true;
   if (stream_) stream_->decodeData(d, end);
 }
 
 void DownstreamConnection::onTrailers(HeaderMap&& t) {
+  request_complete_ = true;
   if (stream_) stream_->decodeTrailers(std::move(t));
 }
 
@@ -96,8 +103,29 @@ void DownstreamConnection::onMessageComplete(bool keep_alive) {
   }
 }
 
+namespace {
+// An HTTP date (RFC 9110 IMF-fixdate), as Envoy's date provider writes it.
+std::string httpDate() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+}  // namespace
+
 void DownstreamConnection::writeHeaders(const HeaderMap& h, bool end) {
+  // What Envoy's connection manager does to every response after the filters (they do not see it), as
+  // measured on 1.39/1.40: connection, proxy-connection, transfer-encoding and upgrade go (the codec
+  // writes its own framing) but keep-alive stays; a date is added when there is none; server is its own.
   HeaderMap out = h;
+  for (const char* k : {"connection", "proxy-connection", "transfer-encoding", "upgrade"}) out.remove(k);
+  if (!out.get("date")) out.add("date", httpDate());
+  out.set("server", "envoy");
   if (!keep_alive_ || !request_complete_) out.set("connection", "close");
   encoder_.encodeHeaders(bufferevent_get_output(bev_), out, end, false, head_request_);
 }

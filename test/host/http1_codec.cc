@@ -42,7 +42,7 @@ int Http1Parser::onMessageBegin(http_parser* p) {
   self->field_.clear();
   self->value_.clear();
   self->headers_ = HeaderMap();
-  self->trailers_ = HeaderMap();
+  self->trailers_ = HeaderMap(self->request_ ? HeaderKind::RequestTrailers : HeaderKind::ResponseTrailers);
   return 0;
 }
 
@@ -80,23 +80,31 @@ int Http1Parser::onHeadersComplete(http_parser* p) {
   self->flushHeader();
   self->last_was_value_ = false;
   self->headers_done_ = true;
-  HeaderMap h;
   const bool chunked = (p->flags & F_CHUNKED) != 0;
   const bool has_cl = p->content_length != ULLONG_MAX && p->content_length != 0;
+  if (!self->request_ && p->status_code / 100 == 1 && p->status_code != 101) {
+    // An interim response (100 Continue, 103 Early Hints): Envoy's default (proxy_100_continue off)
+    // consumes it; the real response follows on the same connection.
+    self->interim_ = true;
+    return 0;
+  }
+  HeaderMap h(self->request_ ? HeaderKind::RequestHeaders : HeaderKind::ResponseHeaders);
   if (self->request_) {
+    // Envoy's order: ":authority" as Host is read, then :path, :method and :scheme; repeated Host lines
+    // join (":authority" is inline). Hop-by-hop headers are the connection manager's to strip.
+    for (auto& [k, v] : self->headers_.entries()) h.add(k, v);
+    h.add(":path", self->url_);
     h.add(":method", http_method_str(static_cast<http_method>(p->method)));
     h.add(":scheme", "http");
-    h.add(":path", self->url_);
     self->has_body_ = chunked || has_cl;
   } else {
     h.add(":status", std::to_string(p->status_code));
     const bool bodiless = self->no_body_ || p->status_code == 204 || p->status_code == 304 || p->status_code / 100 == 1;
     self->has_body_ = !bodiless && (chunked || has_cl || (p->content_length == ULLONG_MAX && !http_should_keep_alive(p)));
-  }
-  for (auto& [k, v] : self->headers_.entries()) {
-    if (k == "host" && self->request_) h.add(":authority", v);
-    else if (k == "transfer-encoding" || k == "connection" || k == "keep-alive") continue;  // hop-by-hop
-    else h.add(k, v);
+    // Filters on Envoy see the upstream's connection and transfer-encoding as received (the connection
+    // manager strips them on the way out); keep-alive never reaches them.
+    for (auto& [k, v] : self->headers_.entries())
+      if (k != "keep-alive") h.add(k, v);
   }
   self->cb_.onHeaders(std::move(h), !self->has_body_);
   // 1: tell http-parser there is no body (HEAD responses).
@@ -110,6 +118,10 @@ int Http1Parser::onBody(http_parser* p, const char* at, size_t len) {
 
 int Http1Parser::onMessageCompleteCb(http_parser* p) {
   auto* self = static_cast<Http1Parser*>(p->data);
+  if (self->interim_) {  // nothing of it reaches the owner; go on parsing the final response
+    self->interim_ = false;
+    return 0;
+  }
   if (self->last_was_value_) self->flushHeader();
   self->in_message_ = false;
   const bool keep_alive = http_should_keep_alive(p) != 0;

@@ -34,6 +34,8 @@ class Http1Parser {
   // For responses framed by connection close.
   void finishOnEof();
   bool midMessage() const { return in_message_; }
+  // Whether the message being parsed lets the connection stay open (valid once its headers are parsed).
+  bool keepAlive() const { return http_should_keep_alive(&parser_) != 0; }
   std::string error() const;
 
  private:
@@ -56,6 +58,7 @@ class Http1Parser {
   bool headers_done_ = false;
   bool has_body_ = false;
   bool no_body_ = false;
+  bool interim_ = false;  // parsing a 1xx response other than 101
   bool last_was_value_ = false;
   std::string url_, field_, value_;
   HeaderMap headers_;

@@ -13,35 +13,51 @@ std::string lower(std::string_view s) {
 
 int statusCode(const HeaderMap& h) { return std::atoi(std::string(h.get(":status").value_or("0")).c_str()); }
 
+std::string HeaderMap::canonical(std::string_view key) const {
+  std::string k = lower(key);
+  if (kind_ == HeaderKind::RequestHeaders && k == "host") return ":authority";  // Envoy's alias
+  return k;
+}
+
 std::optional<std::string_view> HeaderMap::get(std::string_view key) const {
+  const std::string k = canonical(key);
   for (const auto& e : entries_)
-    if (e.first == key) return std::string_view(e.second);
+    if (e.first == k) return std::string_view(e.second);
   return std::nullopt;
 }
 
 std::vector<const HeaderMap::Entry*> HeaderMap::all(std::string_view key) const {
+  const std::string k = canonical(key);
   std::vector<const Entry*> out;
   for (const auto& e : entries_)
-    if (e.first == key) out.push_back(&e);
+    if (e.first == k) out.push_back(&e);
   return out;
 }
 
 void HeaderMap::set(std::string_view key, std::string_view value) {
-  auto k = lower(key);
-  for (auto& e : entries_)
-    if (e.first == k) {
-      e.second = std::string(value);
-      // drop any further values of the same key
-      std::erase_if(entries_, [&, first = &e](const Entry& x) { return &x != first && x.first == k; });
-      return;
-    }
+  remove(key);
+  add(key, value);
+}
+
+void HeaderMap::add(std::string_view key, std::string_view value) {
+  std::string k = canonical(key);
+  if (isInlineHeader(kind_, k)) {
+    for (auto& e : entries_)
+      if (e.first == k) {
+        e.second.append(",").append(value);
+        return;
+      }
+  }
+  if (!k.empty() && k[0] == ':') {
+    auto it = std::find_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.first.empty() || e.first[0] != ':'; });
+    entries_.emplace(it, std::move(k), std::string(value));
+    return;
+  }
   entries_.emplace_back(std::move(k), std::string(value));
 }
 
-void HeaderMap::add(std::string_view key, std::string_view value) { entries_.emplace_back(lower(key), std::string(value)); }
-
 void HeaderMap::remove(std::string_view key) {
-  auto k = lower(key);
+  const std::string k = canonical(key);
   std::erase_if(entries_, [&](const Entry& e) { return e.first == k; });
 }
 

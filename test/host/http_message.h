@@ -7,13 +7,20 @@
 #include <utility>
 #include <vector>
 
+#include "inline_headers.h"
+
 namespace host {
 
-// Ordered, multi-valued, keys lower-cased. Pseudo-headers (:method, :path, :authority, :scheme, :status)
-// are ordinary entries, as in Envoy.
+// Ordered, multi-valued, keys lower-cased, with the behaviour of Envoy's header maps that modules can
+// observe: pseudo-headers (:method, :path, :authority, :scheme, :status) always precede the others; in
+// a request header map "host" names ":authority"; adding to an inline header (inline_headers.h) joins
+// the values with ","; set() removes every value and adds the new one at the end (of the pseudo-headers
+// for a pseudo-header), as Envoy's setCopy does.
 class HeaderMap {
  public:
   using Entry = std::pair<std::string, std::string>;
+  explicit HeaderMap(HeaderKind kind = HeaderKind::Plain) : kind_(kind) {}
+  HeaderKind kind() const { return kind_; }
   const std::vector<Entry>& entries() const { return entries_; }
   std::vector<Entry>& entries() { return entries_; }
   std::optional<std::string_view> get(std::string_view key) const;
@@ -24,6 +31,8 @@ class HeaderMap {
   size_t size() const { return entries_.size(); }
 
  private:
+  std::string canonical(std::string_view key) const;
+  HeaderKind kind_;
   std::vector<Entry> entries_;
 };
 

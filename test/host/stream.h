@@ -114,6 +114,7 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   bool halted(Dir d) const { return ended_ || (d == Dir::Decode && decode_halted_); }
 
   void createFilters();
+  void mutateRequestHeaders();
   void iterate(Dir d, Ev ev, size_t pos, Buffer chunk, bool end);
   int callHeaders(Dir d, FilterSlot& f, bool end);
   int callData(Dir d, FilterSlot& f, Buffer& chunk, bool end);
@@ -138,7 +139,7 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   uint64_t id_;
   std::vector<std::unique_ptr<FilterSlot>> slots_;
   Direction dec_, enc_;
-  HeaderMap request_headers_, response_headers_;
+  HeaderMap request_headers_{HeaderKind::RequestHeaders}, response_headers_{HeaderKind::ResponseHeaders};
   std::optional<HeaderMap> request_trailers_, response_trailers_;
   bool decode_halted_ = false;   // a local reply or the router's end: no more decoding
   bool response_started_ = false;  // headers written downstream
@@ -157,6 +158,7 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   uint32_t response_code_ = 0;
   std::string response_code_details_;
   uint64_t start_us_;
+  uint64_t upstream_start_us_ = 0;
   std::map<std::string, std::map<std::string, MetadataValue>> metadata_;
   std::map<std::string, std::string> filter_state_;
   std::map<uint64_t, std::unique_ptr<Callout>> callouts_;

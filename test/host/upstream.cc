@@ -152,4 +152,11 @@ void UpstreamConnection::close() {
   pool_.discard(this);
 }
 
+std::string resetReasonText(const std::string& reason) {
+  std::string out = reason;
+  for (auto& c : out)
+    if (c == '_') c = ' ';
+  return out;
+}
+
 }  // namespace host

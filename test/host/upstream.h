@@ -73,4 +73,8 @@ class UpstreamConnection : public Deletable, private Http1Parser::Callbacks {
   bool keep_alive_ = true;
 };
 
+// How a reset reason reads in the body of Envoy's 503 ("connection termination"); the response code
+// details keep the identifier form ("connection_termination").
+std::string resetReasonText(const std::string& reason);
+
 }  // namespace host

@@ -74,7 +74,8 @@ exports.attributes = defineFilter({
       'xds.route_name', 'xds.cluster_name', 'xds.virtual_host_name', 'connection.mtls', 'source.address', 'destination.address']) {
       let v;
       try { v = ctx.attribute(name); } catch (e) { v = `threw ${e.code ?? e.name}`; }
-      res.headers.set(`x-attr-${name.replace(/\./g, '-')}`, v === undefined ? '(none)' : String(v));
+      // JSON, so an empty string stays visible (setting an empty value removes the header)
+      res.headers.set(`x-attr-${name.replace(/\./g, '-')}`, v === undefined ? '(none)' : JSON.stringify(v));
     }
   },
 });
