@@ -14,6 +14,7 @@ import {
 } from './filter';
 import { HeaderKind, HeaderMap, type StreamHandle } from './headers';
 import { Body, makeChunk, type Direction } from './body';
+import { describeValue, isReply, isResponseLike, makeReply, responseReply } from './results';
 import { FetchError, InvalidResponseError, InvalidStateError, StreamClosedError, nativeError } from './errors';
 import { bytes as checkBytes, headerName, headerValue, status as checkStatus } from './validate';
 import { ATTRIBUTES, type AttributeName } from './attributes';
@@ -94,9 +95,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-function isReply(v: unknown): v is Reply {
-  return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && typeof (v as Reply).status === 'number';
-}
 
 /** A bundle as loaded in this environment. */
 interface LoadedBundle {
@@ -374,7 +372,35 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       }
       native.respond(this.id, checkStatus(code), flat, body === undefined ? null : checkBytes(body, 'ctx.respond'), 'nodevoy_local_reply');
       this.replied = true;
-      return { status: code } as Reply;
+      return makeReply(code);
+    }
+
+    /**
+     * What a headers or trailers handler's value means: nothing (or null) continues, a Reply or a web Response
+     * answers, anything else is a mistake that fails the stream (never taken for "continue").
+     */
+    result(name: string, value: unknown, how: 'returned' | 'resolved to'): Outcome | Promise<Outcome> {
+      if (value === undefined || value === null || isReply(value)) return this.outcome();
+      if (isResponseLike(value) && !this.replied) return this.replyWith(name, value);
+      return this.fail(name, new TypeError(
+        `${name} handler ${how} ${describeValue(value)}; return nothing to continue, or ctx.respond(...) or a Response to reply`), how);
+    }
+
+    private async replyWith(name: string, res: Response): Promise<Outcome> {
+      let reply: Awaited<ReturnType<typeof responseReply>>;
+      try {
+        reply = await responseReply(res);
+      } catch (e) {
+        return this.fail(name, e, 'returned a Response that could not be read:');
+      }
+      if (this.closed) return Outcome.Continue;  // the stream went meanwhile; nothing to answer
+      try {
+        native.respond(this.id, checkStatus(reply.status), reply.headers, reply.body.length ? reply.body : null, 'nodevoy_local_reply');
+      } catch (e) {
+        return this.fail(name, nativeError(e, `${name} (returned Response)`), 'returned a Response that could not be sent:');
+      }
+      this.replied = true;
+      return Outcome.Reply;
     }
 
     async fetch(cluster: string, input: string | URL | Request, init?: FetchInit): Promise<Response> {
@@ -454,7 +480,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       return this.replied ? Outcome.Reply : Outcome.Continue;
     }
 
-    fail(phase: string, e: unknown, how: 'threw' | 'rejected'): Outcome {
+    fail(phase: string, e: unknown, how: string): Outcome {
       log(Level.Error, `[nodevoy][${this.instance.name}][${this.id}] ${phase} handler ${how}: ${describeError(e)}`);
       return Outcome.Failed;
     }
@@ -629,7 +655,14 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       } catch (e) {
         return s.fail(name, e, 'threw');
       }
-      if (!isThenable(result)) return s.outcome();
+      let pending: PromiseLike<Outcome>;
+      if (isThenable(result)) {
+        pending = result.then((v) => s.result(name, v, 'resolved to'));
+      } else {
+        const now = s.result(name, result, 'returned');
+        if (typeof now === 'number') return now;
+        pending = now;  // a returned Response: its body is read before the reply goes
+      }
       let done = false;
       const budget = s.instance.asyncBudgetMs;
       const deadline = setTimeout(() => {
@@ -640,12 +673,12 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         native.settle(s.id, phase, Outcome.Timeout);
       }, budget);
       deadline.unref?.();  // the deadline alone must not keep a loop alive (the pump still sees it)
-      result.then(
-        () => {
+      pending.then(
+        (outcome) => {
           if (done) return;
           done = true;
           clearTimeout(deadline);
-          if (!s.closed) native.settle(s.id, phase, s.outcome());
+          if (!s.closed) native.settle(s.id, phase, outcome);
         },
         (e: unknown) => {
           if (done) return;

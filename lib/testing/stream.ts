@@ -556,7 +556,11 @@ export class FakeStream implements ModuleEnvoy {
       h.add('content-length', String(body.length));
       h.add('content-type', 'text/plain');
     }
-    for (const [k, v] of extra) h.add(k, v);
+    // The reply's own content-type replaces the default one, as Envoy's local reply does.
+    for (const [k, v] of extra) {
+      if (k === 'content-type') h.set(k, v);
+      else h.add(k, v);
+    }
     this.responseHeaders = h;
     this.responseTrailers = undefined;
     this.localReply = { status, body: text(body), headers: toRecord(extra), details };

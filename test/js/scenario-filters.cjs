@@ -219,3 +219,23 @@ exports.headerIteration = defineFilter({
     res.headers.set('x-iteration', iteration(res.headers));
   },
 });
+
+// what handlers return: a web Response replies; any other value is a mistake that fails the stream
+exports.returns = defineFilter({
+  async onRequestHeaders(req) {
+    const what = req.headers.get('x-return');
+    if (what === 'response') return new Response('nope', { status: 401, headers: { 'x-why': 'token', 'content-type': 'text/x-nope' } });
+    if (what === 'streamed') {
+      await sleep(1);
+      const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('part1,')); c.enqueue(new TextEncoder().encode('part2')); c.close(); } });
+      return new Response(body, { status: 429, headers: { 'retry-after': '7' } });
+    }
+    if (what === 'object') return { status: 401 };
+    if (what === 'string') return 'done';
+    if (what === 'huge') return new Response(new Uint8Array((1 << 20) + 1));
+  },
+  onResponseHeaders(res) {
+    if (res.headers.get('x-return') === 'response') return new Response('replaced', { status: 502 });
+    if (res.headers.get('x-return') === 'number') return 42;
+  },
+});

@@ -330,6 +330,76 @@ export const scenarios = [
     },
   },
   {
+    name: 'a returned Response replies: status, headers, body',
+    filter: 'returns',
+    request: { path: '/r', headers: { 'x-return': 'response' } },
+    expect: {
+      upstream: null,
+      response: { status: 401, headers: { 'x-why': 'token', 'content-type': 'text/x-nope' }, body: 'nope' },
+      noLogs: [/handler returned/],
+    },
+  },
+  {
+    name: 'a Response resolved by an async handler replies, its streamed body read whole',
+    filter: 'returns',
+    request: { path: '/r', headers: { 'x-return': 'streamed' } },
+    expect: {
+      upstream: null,
+      response: { status: 429, headers: { 'retry-after': '7' }, body: 'part1,part2' },
+    },
+  },
+  {
+    name: 'a Response from the response headers handler replaces the upstream response',
+    filter: 'returns',
+    request: { path: '/r' },
+    upstream: () => ({ status: 200, headers: { 'x-return': 'response' }, body: 'from upstream' }),
+    expect: {
+      response: { status: 502, body: 'replaced' },
+    },
+  },
+  {
+    name: 'a returned object is not a reply: the stream fails closed, naming what came back',
+    filter: 'returns',
+    request: { path: '/r', headers: { 'x-return': 'object' } },
+    expect: {
+      upstream: null,
+      response: { status: 500, body: FAILED_BODY },
+      metrics: [{ name: 'returns.nodevoy.errors', labels: { kind: 'handler' }, value: 1 }],
+      logs: [{ level: 'error', match: /\[nodevoy\]\[returns\]\[\d+\] onRequestHeaders handler resolved to: TypeError: onRequestHeaders handler resolved to an object \{"status":401\}/ }],
+    },
+  },
+  {
+    name: 'a returned string fails with the configured failure_status',
+    filter: 'returns',
+    policy: { failure_status: 403 },
+    request: { path: '/r', headers: { 'x-return': 'string' } },
+    expect: {
+      upstream: null,
+      response: { status: 403, body: FAILED_BODY },
+      logs: [{ level: 'error', match: /onRequestHeaders handler resolved to a string \("done"\)/ }],
+    },
+  },
+  {
+    name: 'a number from the response headers handler fails the stream (500, not the upstream\'s 200)',
+    filter: 'returns',
+    request: { path: '/r' },
+    upstream: () => ({ status: 200, headers: { 'x-return': 'number' }, body: 'from upstream' }),
+    expect: {
+      response: { status: 500, body: FAILED_BODY },
+      logs: [{ level: 'error', match: /onResponseHeaders handler returned a number \(42\)/ }],
+    },
+  },
+  {
+    name: 'a returned Response over 1 MiB fails the stream',
+    filter: 'returns',
+    request: { path: '/r', headers: { 'x-return': 'huge' } },
+    expect: {
+      upstream: null,
+      response: { status: 500, body: FAILED_BODY },
+      logs: [{ level: 'error', match: /over 1048576 bytes/ }],
+    },
+  },
+  {
     name: 'failure_status: the status of the failure reply',
     filter: 'throws',
     policy: { failure_status: 503 },
