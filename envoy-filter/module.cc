@@ -4,6 +4,7 @@
 #include <string>
 
 #include "envoy-filter/envoy_abi.h"
+#include "envoy-filter/fault_injection.h"
 #include "envoy-filter/filter_config.h"
 #include "envoy-filter/log.h"
 #include "envoy-filter/outcome.h"
@@ -22,16 +23,40 @@ StreamFilter* stream(envoy_dynamic_module_type_http_filter_module_ptr p) {
 
 std::string_view view(envoy_dynamic_module_type_envoy_buffer b) { return b.ptr ? std::string_view(b.ptr, b.length) : std::string_view(); }
 
-template <typename F>
-auto guarded(const char* hook, F&& f, decltype(f()) fallback) noexcept -> decltype(f()) {
+void logException(const char* hook) noexcept {
   try {
-    return f();
+    throw;
   } catch (const std::exception& e) {
     nodevoy::logError(std::string("nodevoy: ") + hook + ": " + e.what());
   } catch (...) {
     nodevoy::logError(std::string("nodevoy: ") + hook + ": unknown exception");
   }
+}
+
+template <typename F>
+auto guarded(const char* hook, F&& f, decltype(f()) fallback) noexcept -> decltype(f()) {
+  try {
+    nodevoy::maybeInjectFault(hook);
+    return f();
+  } catch (...) {
+    logException(hook);
+  }
   return fallback;
+}
+
+// A stream hook: an exception still ends the stream (failure reply, or reset once the response began);
+// `stopped` is the hook's status for "stop here" (the stream was answered).
+template <typename F>
+auto guardedStream(const char* hook, envoy_dynamic_module_type_http_filter_module_ptr f, F&& fn, decltype(fn()) stopped) noexcept
+    -> decltype(fn()) {
+  try {
+    nodevoy::maybeInjectFault(hook);
+    return fn();
+  } catch (...) {
+    logException(hook);
+  }
+  stream(f)->failNative();
+  return stopped;
 }
 }  // namespace
 
@@ -85,37 +110,37 @@ EXPORT envoy_dynamic_module_type_http_filter_module_ptr envoy_dynamic_module_on_
 EXPORT envoy_dynamic_module_type_on_http_filter_request_headers_status envoy_dynamic_module_on_http_filter_request_headers(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_request_headers_status>(
-      guarded("request_headers", [&] { return stream(f)->onHeaders(0, end_stream); }, 1));
+      guardedStream("request_headers", f, [&] { return stream(f)->onHeaders(0, end_stream); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_request_body_status envoy_dynamic_module_on_http_filter_request_body(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_request_body_status>(
-      guarded("request_body", [&] { return stream(f)->onData(0, end_stream); }, 3));
+      guardedStream("request_body", f, [&] { return stream(f)->onData(0, end_stream); }, 3));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_request_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_request_trailers_status>(
-      guarded("request_trailers", [&] { return stream(f)->onTrailers(0); }, 1));
+      guardedStream("request_trailers", f, [&] { return stream(f)->onTrailers(0); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_headers_status envoy_dynamic_module_on_http_filter_response_headers(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_response_headers_status>(
-      guarded("response_headers", [&] { return stream(f)->onHeaders(1, end_stream); }, 1));
+      guardedStream("response_headers", f, [&] { return stream(f)->onHeaders(1, end_stream); }, 1));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_body_status envoy_dynamic_module_on_http_filter_response_body(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f, bool end_stream) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_response_body_status>(
-      guarded("response_body", [&] { return stream(f)->onData(1, end_stream); }, 3));
+      guardedStream("response_body", f, [&] { return stream(f)->onData(1, end_stream); }, 3));
 }
 
 EXPORT envoy_dynamic_module_type_on_http_filter_response_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(
     envoy_dynamic_module_type_http_filter_envoy_ptr, envoy_dynamic_module_type_http_filter_module_ptr f) {
   return static_cast<envoy_dynamic_module_type_on_http_filter_response_trailers_status>(
-      guarded("response_trailers", [&] { return stream(f)->onTrailers(1); }, 1));
+      guardedStream("response_trailers", f, [&] { return stream(f)->onTrailers(1); }, 1));
 }
 
 EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(envoy_dynamic_module_type_http_filter_envoy_ptr,
@@ -129,7 +154,7 @@ EXPORT void envoy_dynamic_module_on_http_filter_destroy(envoy_dynamic_module_typ
 
 EXPORT void envoy_dynamic_module_on_http_filter_scheduled(envoy_dynamic_module_type_http_filter_envoy_ptr,
                                                           envoy_dynamic_module_type_http_filter_module_ptr f, uint64_t event_id) {
-  guarded("scheduled", [&] { stream(f)->onScheduled(event_id); return 0; }, 0);
+  guardedStream("scheduled", f, [&] { stream(f)->onScheduled(event_id); return 0; }, 0);
 }
 
 EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(envoy_dynamic_module_type_http_filter_envoy_ptr,
@@ -137,7 +162,7 @@ EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(envoy_dynamic_
                                                                   envoy_dynamic_module_type_http_callout_result result,
                                                                   envoy_dynamic_module_type_envoy_http_header* headers, size_t header_count,
                                                                   envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
-  guarded("http_callout_done", [&] {
+  guardedStream("http_callout_done", f, [&] {
     stream(f)->onCalloutDone(id, static_cast<uint32_t>(result), headers, header_count, chunks, chunk_count);
     return 0;
   }, 0);

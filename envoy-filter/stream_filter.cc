@@ -392,6 +392,26 @@ void StreamFilter::resumeSettled() {
   }
 }
 
+// Always fail-closed, whatever failure_mode says: after a native fault the stream's own state is in
+// doubt, so letting the request on could skip the filter's decision. Invariant 4: answered exactly once.
+void StreamFilter::failNative() noexcept {
+  try {
+    countFailure("native");
+    if (completed_ || answered_) return;
+    answered_ = true;
+    for (auto& d : dirs_) d.parked.reset();
+    if (!dirs_[1].headers_passed) {
+      sendFailure("nodevoy_native_error");
+      return;
+    }
+  } catch (...) {
+    // answering failed too: the reset below still ends the stream
+  }
+  if (!completed_)
+    envoy_dynamic_module_callback_http_filter_reset_stream(envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
+                                                          moduleBuffer("nodevoy_native_error"));
+}
+
 void StreamFilter::sendFailure(const std::string& details) {
   sendReply(config_.failureStatus(), {}, "nodevoy: the filter failed to process this request\n", details);
 }

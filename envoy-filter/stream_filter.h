@@ -62,6 +62,8 @@ class StreamFilter {
   void environmentGone();
   // Parked handlers that have not settled come to `outcome`; true if there were any.
   bool failParked(Outcome outcome);
+  // A C++ exception escaped one of this stream's hooks: answer it once anyway (see stream_filter.cc).
+  void failNative() noexcept;
 
  private:
   struct Direction {

@@ -158,3 +158,34 @@ t.test('config errors name the cause: failure_mode and budgets', async (t) => {
   const bad2 = await runHostExpectFailure(hostConfig({ port, filters: [js('failing', { sync_budget_ms: 0 })], clusters: { upstream: 1 } }));
   t.match(bad2.stderr, /sync_budget_ms must be an integer from 1/);
 });
+
+t.test('an injected C++ exception in each hook kind ends its request: a failure reply, or a reset once the response began; none hangs', async (t) => {
+  const before = { status: 500, body: /the filter failed/ };
+  const cases = [
+    ['request_headers', { path: '/h' }, before],
+    ['request_body', { method: 'POST', path: '/b', body: 'payload' }, before],
+    ['request_trailers', { method: 'POST', path: '/t', body: ['x'], trailers: { 'x-t': '1' } }, before],
+    ['response_headers', { path: '/rh' }, before],
+    ['response_body', { path: '/rb' }, 'reset'],
+    ['response_trailers', { path: '/chunked-trailers' }, 'reset'],
+    ['scheduled', { path: '/s', headers: { 'x-park': '1' } }, before],
+    ['http_callout_done', { path: '/c', headers: { 'x-fetch': '1' } }, before],
+  ];
+  for (const [hook, req, want] of cases) {
+    const { port, adminPort } = await withHost(t, {
+      filters: [js('allHooks')],
+      hostOpts: { concurrency: 1, env: { NODEVOY_TEST_THROW_IN: hook } },
+    });
+    const outcome = await request(port, { ...req, agent: false, timeoutMs: 10000 }).then(
+      (r) => ({ status: r.status, body: r.body }),
+      (e) => (/timed out/.test(e.message) ? { hung: true } : { reset: e.code ?? e.message }),
+    );
+    t.notOk(outcome.hung, `${hook}: the request did not hang`);
+    if (want === 'reset') t.ok(outcome.reset, `${hook}: the started response is reset (${JSON.stringify(outcome)})`);
+    else {
+      t.equal(outcome.status, want.status, `${hook}: the failure reply`);
+      t.match(outcome.body, want.body);
+    }
+    t.match(await adminGet(adminPort, '/stats'), /nodevoy\.errors\.kind\.native: [1-9]|nodevoy\.errors.*native.*: [1-9]/, `${hook}: counted as a native error`);
+  }
+});

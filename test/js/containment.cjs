@@ -130,3 +130,16 @@ exports.mortal = defineFilter({
     res.headers.set('x-mortal', 'seen');
   },
 });
+
+// Every phase handled, so each hook runs for the fault-injection test (NODEVOY_TEST_THROW_IN).
+exports.allHooks = defineFilter({
+  async onRequestHeaders(req, ctx) {
+    if (req.headers.get('x-park')) await new Promise((r) => setTimeout(r, 10));
+    if (req.headers.get('x-fetch')) await ctx.fetch('upstream', '/callout');
+  },
+  onRequestData() {},
+  onRequestTrailers() {},
+  onResponseHeaders() {},
+  onResponseData() {},
+  onResponseTrailers() {},
+});
