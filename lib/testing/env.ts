@@ -219,14 +219,17 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     const m = this.live(stream, kind).headerMap(kind);
     wireSafe([name, value]);
     if (!m || name === '') return false;
-    m.set(name, value);
+    // Envoy 1.39 and 1.40 (measured): a zero-length value removes the header instead of setting it.
+    if (value === '') m.remove(name);
+    else m.set(name, value);
     return true;
   }
 
   addHeader(stream: number, kind: number, name: string, value: string): boolean {
     const m = this.live(stream, kind).headerMap(kind);
     wireSafe([name, value]);
-    if (!m || name === '') return false;
+    // Envoy 1.39 and 1.40 (measured): a zero-length value is not added.
+    if (!m || name === '' || value === '') return false;
     m.add(name, value);
     return true;
   }
