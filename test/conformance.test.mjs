@@ -241,7 +241,9 @@ same('metric names and values on /stats and /stats/prometheus', { filters: [fx('
   return { stats, prometheus: prom };
 });
 
-const ops = (req, res = []) => `x-ops-req: ${JSON.stringify(req)}\r\nx-ops-res: ${JSON.stringify(res)}\r\n`;
+// JSON with control characters escaped, so the request line stays valid HTTP
+const wireJson = (v) => JSON.stringify(v).replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const ops = (req, res = []) => `x-ops-req: ${wireJson(req)}\r\nx-ops-res: ${wireJson(res)}\r\n`;
 
 same('empty values written by a module: return values, read-back and the wire', { filters: [js('writer')] }, exchange(
   GET('/e', `x-case: MiXeD\r\nx-dup: 1\r\n${ops(
@@ -281,3 +283,12 @@ same('route timeout and upstream reset: the reply and what filters see', {
   logs: /fixture local_reply/,
   routes: [{ prefix: '/slow', timeout: '0.3s' }, { prefix: '/' }],
 }, exchange(GET('/slow?ms=2000'), GET('/reset')));
+
+same('control characters in header values written by a module', { filters: [js('writer'), fx('passthrough')], logs: /fixture local_reply/ }, exchange(
+  GET('/c', ops([['set', 'x-ctl', '\u0001a\u001f'], ['set', 'x-del', 'a\u007fb'], ['set', 'x-tab', 'a\tb']])),
+  GET('/c', ops([], [['set', 'x-ctl-res', '\u0001a'], ['set', 'x-tab-res', 'a\tb']])),
+));
+
+same('pseudo-headers written by a module: :authority and the like on the wire', { filters: [js('writer')] }, exchange(
+  GET('/p', ops([['add', ':ascu', 'v1'], ['add', ':other', 'v2']], [['add', ':authority', 'res-host'], ['add', ':path', '/x'], ['add', ':abc', 'z']])),
+));

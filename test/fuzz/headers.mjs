@@ -31,9 +31,42 @@ const validValue = (v, name = '') => {
 };
 const utf8 = (s) => Buffer.from(s, 'utf8');
 const norm = (s) => utf8(s).toString('utf8');  // what a JS string reads back as after a UTF-8 round trip
-// Headers whose wire form the host owns (framing, forwarding): only checked loosely.
+// Headers whose wire form the proxy owns (framing, forwarding): only checked loosely.
 const HOST_OWNED_REQ = new Set(['x-forwarded-proto', 'content-length', 'transfer-encoding']);
 const HOST_OWNED_RES = new Set(['content-length', 'transfer-encoding', 'connection', 'x-nodevoy-fuzz-results']);
+// What Envoy's connection manager does to a response after the filters (measured on 1.39 and 1.40;
+// the host does the same): these never reach the client, `server` is always "envoy", `date` is added
+// when the response has none.
+const STRIPPED_RES = new Set(['connection', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const AS_HOST = (k) => k.length > 1 && k.startsWith(':a');
+// The router refuses a request header value with a control character other than tab, or DEL: a 503
+// ("invalid header value for: <name>"), the upstream never sees the request.
+const REFUSED_VALUE = (b) => b.some((c) => (c < 0x20 && c !== 0x09) || c === 0x7f);
+// The router tells the upstream the route timeout (startHeaderTarget's route: 10 s).
+const ROUTER_REQ = [['x-envoy-expected-rq-timeout-ms', '10000']];
+// Envoy's inline headers (its startup log, "HTTP header map info"; the same on 1.39 and 1.40): a second
+// value added to one joins the first with ",".
+const INLINE = {
+  req: new Set((':authority :method :path :protocol :scheme accept accept-encoding access-control-request-headers '
+    + 'access-control-request-method access-control-request-private-network authentication authorization cache-control '
+    + 'cdn-loop connection content-encoding content-length content-type expect grpc-accept-encoding grpc-timeout if-match '
+    + 'if-modified-since if-none-match if-range if-unmodified-since keep-alive origin pragma proxy-connection proxy-status '
+    + 'referer te transfer-encoding upgrade user-agent via x-client-trace-id x-envoy-attempt-count x-envoy-decorator-operation '
+    + 'x-envoy-downstream-service-cluster x-envoy-downstream-service-node x-envoy-expected-rq-timeout-ms '
+    + 'x-envoy-external-address x-envoy-force-trace x-envoy-hedge-on-per-try-timeout x-envoy-internal x-envoy-ip-tags '
+    + 'x-envoy-is-timeout-retry x-envoy-max-retries x-envoy-original-host x-envoy-original-path x-envoy-original-url '
+    + 'x-envoy-retriable-header-names x-envoy-retriable-status-codes x-envoy-retry-grpc-on x-envoy-retry-on '
+    + 'x-envoy-upstream-alt-stat-name x-envoy-upstream-rq-per-try-timeout-ms x-envoy-upstream-rq-timeout-alt-response '
+    + 'x-envoy-upstream-rq-timeout-ms x-envoy-upstream-stream-duration-ms x-forwarded-client-cert x-forwarded-for '
+    + 'x-forwarded-host x-forwarded-port x-forwarded-proto x-request-id').split(' ')),
+  res: new Set((':status access-control-allow-credentials access-control-allow-headers access-control-allow-methods '
+    + 'access-control-allow-origin access-control-allow-private-network access-control-expose-headers access-control-max-age '
+    + 'age cache-control connection content-encoding content-length content-type date etag expires grpc-message grpc-status '
+    + 'keep-alive last-modified location proxy-connection proxy-status server transfer-encoding upgrade vary via '
+    + 'x-envoy-attempt-count x-envoy-decorator-operation x-envoy-degraded x-envoy-immediate-health-check-fail '
+    + 'x-envoy-ratelimited x-envoy-upstream-canary x-envoy-upstream-healthchecked-cluster x-envoy-upstream-service-time '
+    + 'x-request-id').split(' ')),
+};
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'te', 'upgrade', 'keep-alive', 'expect']);
 // Longer than the module's default async budget (15 s), so a budget 504 shows as such, not as a hang.
 export const CASE_TIMEOUT_MS = 25000;
@@ -207,15 +240,25 @@ export function parseHead(bytes) {
 // the model
 // ------------------------------------------------------------------------------------------------
 
+// Envoy's header map as a module sees it: in a request map "host" is ":authority"; set() with an empty
+// value removes, add() with one adds nothing; a second value of an inline header joins the first with ",".
 class Model {
-  constructor(init, seeds) {
+  constructor(init, seeds, side) {
+    this.side = side;
     // [name, Buffer]; values from the filter's own first snapshot, seeds with their exact bytes
     this.e = init.map(([k, v]) => [k, seeds.get(k) ?? utf8(v)]);
   }
-  all(n) { return this.e.filter(([k]) => k === n).map(([, v]) => v); }
-  set(n, b) { this.e = this.e.filter(([k]) => k !== n); this.e.push([n, b]); }
-  add(n, b) { this.e.push([n, b]); }
-  del(n) { this.e = this.e.filter(([k]) => k !== n); }
+  key(n) { return this.side === 'req' && n === 'host' ? ':authority' : n; }
+  all(n) { const k = this.key(n); return this.e.filter(([x]) => x === k).map(([, v]) => v); }
+  set(n, b) { this.del(n); this.add(n, b); }
+  add(n, b) {
+    if (b.length === 0) return;
+    const k = this.key(n);
+    const first = INLINE[this.side]?.has(k) ? this.e.find(([x]) => x === k) : undefined;
+    if (first) first[1] = Buffer.concat([first[1], Buffer.from(','), b]);
+    else this.e.push([k, b]);
+  }
+  del(n) { const k = this.key(n); this.e = this.e.filter(([x]) => x !== k); }
   names() { return new Set(this.e.map(([k]) => k)); }
 }
 
@@ -413,7 +456,7 @@ export function check(prog, result, decode) {
     if (replyBody && replyBody.results) results = replyBody.results;
   }
 
-  const reqModel = new Model(results?.reqInit ?? [], seeds);
+  const reqModel = new Model(results?.reqInit ?? [], seeds, 'req');
   // the read path: the seeds the client sent read back as their UTF-8 decoding
   if (results?.reqInit) {
     for (const [name, bytes] of seeds) {
@@ -424,14 +467,18 @@ export function check(prog, result, decode) {
   const reqOut = runPhase('req', prog.req, results?.req, reqModel);
   let resOut = { stop: null };
   let resModel = null;
+  const refused = [':method', ':path'].find((k) => !reqModel.all(k).length) ? [':method/:path missing']
+    : reqModel.e.find(([k, b]) => !k.startsWith(':') && REFUSED_VALUE(b));
   if (!reqOut.stop && results?.resInit) {
-    resModel = new Model(results.resInit, new Map([['x-up-seed', UP_SEED.subarray(UP_SEED.indexOf(': ') + 2)]]));
+    resModel = new Model(results.resInit, new Map([['x-up-seed', UP_SEED.subarray(UP_SEED.indexOf(': ') + 2)]]), 'res');
     const upSeen = results.resInit.filter(([k]) => k === 'x-up-seed').map(([, v]) => v);
-    if (!same(upSeen, [UP_SEED.subarray(11).toString('utf8')])) fail(`response header x-up-seed read as ${JSON.stringify(upSeen)}`);
+    if (refused) {
+      if (results.resInit.find(([k]) => k === ':status')?.[1] !== '503') fail(`request header ${refused[0]} has a value the router refuses, but the response is not its 503`);
+    } else if (!same(upSeen, [UP_SEED.subarray(11).toString('utf8')])) fail(`response header x-up-seed read as ${JSON.stringify(upSeen)}`);
     resOut = runPhase('res', prog.res, results.res, resModel);
   } else if (!reqOut.stop) {
     // no results (a 204/304 reply has no body): predict the response phase blind
-    resOut = runPhase('res', prog.res, undefined, new Model([], new Map()));
+    resOut = runPhase('res', prog.res, undefined, new Model([], new Map(), 'res'));
   }
   const stop = reqOut.stop ?? resOut.stop;
   features.add(`final:${stop ?? 'normal'}:${Math.floor(status / 100)}xx`);
@@ -456,10 +503,21 @@ export function check(prog, result, decode) {
   // response: status line and every header the model holds, byte for byte
   const expStatus = resModel.all(':status')[0]?.toString('latin1');
   if (expStatus !== undefined && /^\d{1,6}$/.test(expStatus) && Number(expStatus) !== status) fail(`status line ${statusLine}, model says ${expStatus}`);
-  compareWire('response', resModel, wireRes, HOST_OWNED_RES, fail);
+  const toClient = new Model([], new Map(), 'res');
+  toClient.e = resModel.e.filter(([k]) => !STRIPPED_RES.has(k) && k !== 'server');
+  // Envoy's HTTP/1 encoder writes every pseudo-header named ":a..." as a Host line (responses too)
+  toClient.e = toClient.e.map(([k, v]) => [AS_HOST(k) ? 'host' : k, v]);
+  toClient.e.push(['server', Buffer.from('envoy')]);
+  if (!toClient.all('date').length) {
+    const date = wireRes.filter(([k]) => k === 'date');
+    if (date.length !== 1) fail(`response has ${date.length} date headers, expected the proxy's one`);
+    toClient.e.push(...date.map(([k, v]) => [k, v]));
+  }
+  compareWire('response', toClient, wireRes, HOST_OWNED_RES, fail);
   // request, as the upstream saw it (in the body, unless the status forbids one)
   const bodyless = status === 204 || status === 304 || (status >= 100 && status < 200);
-  if (!bodyless && !touchedFraming) {
+  if (refused) features.add('wire:router-refused');
+  else if (!bodyless && !touchedFraming) {
     let up;
     try { up = parseHead(Buffer.from(res.body.toString('latin1'), 'base64')); } catch { up = null; }
     if (!up) fail(`the upstream's echo is unreadable: ${res.body.toString('latin1').slice(0, 120)}`);
@@ -467,11 +525,14 @@ export function check(prog, result, decode) {
       const first = (n) => reqModel.all(n)[0];
       const line = Buffer.concat([first(':method') ?? Buffer.from('GET'), Buffer.from(' '), first(':path') ?? Buffer.from('/'), Buffer.from(' HTTP/1.1')]);
       if (!line.equals(up.firstLine)) fail(`upstream request line ${JSON.stringify(up.firstLine.toString('latin1'))}, model says ${JSON.stringify(line.toString('latin1'))}`);
-      const authority = first(':authority');
-      const expHost = [...(authority ? [authority] : []), ...reqModel.all('host')];
+      const expHost = reqModel.e.filter(([k]) => AS_HOST(k)).map(([, v]) => v);
       const wireHost = up.headers.filter(([k]) => k === 'host').map(([, v]) => v);
-      if (!same(expHost.map((b) => b.toString('latin1')), wireHost.map((b) => b.toString('latin1')))) fail(`upstream host lines ${JSON.stringify(wireHost.map(String))}, model says ${JSON.stringify(expHost.map(String))}`);
-      compareWire('request', reqModel, up.headers, new Set([...HOST_OWNED_REQ, 'host']), fail);
+      const sorted = (l) => l.map((b) => b.toString('latin1')).sort();
+      if (!same(sorted(expHost), sorted(wireHost))) fail(`upstream host lines ${JSON.stringify(wireHost.map(String))}, model says ${JSON.stringify(expHost.map(String))}`);
+      const toUpstream = new Model([], new Map(), 'req');
+      toUpstream.e = reqModel.e.filter(([k]) => !ROUTER_REQ.some(([r]) => r === k));
+      toUpstream.e.push(...ROUTER_REQ.map(([k, v]) => [k, Buffer.from(v)]));
+      compareWire('request', toUpstream, up.headers, new Set([...HOST_OWNED_REQ, 'host']), fail);
     }
   } else if (touchedFraming) features.add('wire:framing-touched');
   return { failures, features, kind: 'normal' };
@@ -493,12 +554,13 @@ function checkReplyHeaders(flat, wire, fail) {
   for (const [k, b] of flat) byName.set(k, [...(byName.get(k) || []), b.toString('latin1')]);
   const got = (n) => wire.filter(([k]) => k === n).map(([, v]) => v.toString('latin1'));
   for (const [n, vals] of byName) {
-    if (n.startsWith(':') || n === 'content-length' || n === 'transfer-encoding' || n === 'connection') continue;
+    if (n.startsWith(':') || n === 'content-length' || STRIPPED_RES.has(n) || n === 'server') continue;
     const g = got(n);
     if (n === 'content-type') {
       if (!vals.every((v) => g.includes(v))) fail(`reply header content-type ${JSON.stringify(g)} lacks ${JSON.stringify(vals)}`);
     } else if (!same(g, vals)) fail(`reply header ${JSON.stringify(n)} on the wire is ${JSON.stringify(g)}, ctx.respond gave ${JSON.stringify(vals)}`);
   }
-  const allowed = new Set([...byName.keys(), 'content-length', 'content-type', 'connection', 'transfer-encoding']);
+  if (!same(got('server'), ['envoy'])) fail(`reply header server on the wire is ${JSON.stringify(got('server'))}, the proxy's is "envoy"`);
+  const allowed = new Set([...byName.keys(), 'content-length', 'content-type', 'connection', 'transfer-encoding', 'date', 'server']);
   for (const [k] of wire) if (!allowed.has(k)) fail(`reply has header ${JSON.stringify(k)} that ctx.respond did not give`);
 }

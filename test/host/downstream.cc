@@ -49,7 +49,15 @@ void DownstreamConnection::readMore() {
     if (n < 0) {
       logLine(LogLevel::Debug, "http", "downstream protocol error: " + parser_.error());
       if (!stream_) {
-        evbuffer_add_printf(bufferevent_get_output(bev_), "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        // Envoy's reply to a request its codec refuses (details http1.*): a plain-text 400, then close.
+        HeaderMap h(HeaderKind::ResponseHeaders);
+        h.add(":status", "400");
+        h.add("content-length", "11");
+        h.add("content-type", "text/plain");
+        keep_alive_ = false;
+        head_request_ = false;
+        writeHeaders(h, false);
+        writeData("Bad Request", true);
         closing_ = true;
         bufferevent_disable(bev_, EV_READ);
       } else {

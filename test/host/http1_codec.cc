@@ -138,7 +138,13 @@ int Http1Parser::onMessageCompleteCb(http_parser* p) {
 namespace {
 void writeHeaderLines(evbuffer* out, const HeaderMap& h, bool skip_framing) {
   for (const auto& [k, v] : h.entries()) {
-    if (k.empty() || k[0] == ':') continue;
+    if (k.empty()) continue;
+    if (k[0] == ':') {
+      // Envoy's HTTP/1 encoder writes a pseudo-header whose name starts ":a" (":authority", but also any
+      // other a module made up) as a Host line, in requests and responses alike; the rest are dropped.
+      if (k.size() > 1 && k[1] == 'a') evbuffer_add_printf(out, "host: %s\r\n", v.c_str());
+      continue;
+    }
     if (skip_framing && (k == "transfer-encoding" || k == "content-length")) continue;
     evbuffer_add_printf(out, "%s: %s\r\n", k.c_str(), v.c_str());
   }
@@ -152,8 +158,6 @@ void Http1Encoder::encodeHeaders(evbuffer* out, const HeaderMap& h, bool end_str
     auto path = h.get(":path").value_or("/");
     evbuffer_add_printf(out, "%.*s %.*s HTTP/1.1\r\n", static_cast<int>(method.size()), method.data(),
                         static_cast<int>(path.size()), path.data());
-    auto host = h.get(":authority");
-    if (host) evbuffer_add_printf(out, "host: %.*s\r\n", static_cast<int>(host->size()), host->data());
   } else {
     status = h.get(":status") ? statusCode(h) : 500;
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reasonPhrase(status));

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -360,6 +361,27 @@ void ActiveStream::routerHeaders(bool end) {
   if (r->route->direct_response) {
     sendLocalReply(r->route->direct_response->status, r->route->direct_response->body, HeaderMap(), "direct_response", nullptr);
     return;
+  }
+  // A module may have removed what the upstream codec needs: the router answers 503 naming it.
+  for (const char* k : {":method", ":path"}) {
+    if (!request_headers_.get(k)) {
+      sendLocalReply(503, std::string("missing required header: ") + k, HeaderMap(),
+                     std::string("filter_removed_required_request_headers{missing_required_header:_") + k + "}", nullptr);
+      return;
+    }
+  }
+  // The router refuses to send a header value with a control character (other than tab) or DEL, which a
+  // module may have written; the client gets a 503 naming the first such header.
+  for (const auto& [k, v] : request_headers_.entries()) {
+    const bool bad = std::any_of(v.begin(), v.end(), [](char ch) {
+      const auto c = static_cast<unsigned char>(ch);
+      return (c < 0x20 && c != '\t') || c == 0x7f;
+    });
+    if (bad) {
+      sendLocalReply(503, "invalid header value for: " + k, HeaderMap(),
+                     "filter_removed_required_request_headers{invalid_header_value_for:_" + k + "}", nullptr);
+      return;
+    }
   }
   // The router tells the upstream how long it will wait (the route timeout; none when disabled).
   if (r->route->timeout_ms > 0) request_headers_.set("x-envoy-expected-rq-timeout-ms", std::to_string(r->route->timeout_ms));
