@@ -4,9 +4,11 @@
 //
 //   node benchmarks/run.mjs [--quick] [--rounds N] [--seconds S] [--warmup S] [--connections C]
 //                           [--only REGEX] [--no-memory] [--no-micro] [--no-save]
+//                           [--proxies envoy@1.40,host] [--workers 1,2]
 //
-// 1. End to end: every configuration is a proxy process (nodevoy-host with 1 worker, or nginx with 1
-//    process) in front of the same fast upstream; each is probed once through an echo upstream (so a
+// 1. End to end: every configuration is a proxy process (real Envoy 1.40 and nodevoy-host, each at every
+//    --workers count, or nginx with 1 process) in front of the same fast upstream; Envoy's own Lua and
+//    Wasm (V8) filters run the same work as peers; each is probed once through an echo upstream (so a
 //    filter that does not do its job is reported as failed instead of measured), warmed up with wrk,
 //    then measured in alternating rounds (each round visits every configuration; odd rounds in
 //    reverse order). Per run: requests/s, p50/p99/p99.9 latency (wrk), the proxy's CPU µs/request
@@ -19,7 +21,8 @@
 // --quick the exit code is 1 if anything failed (CI runs `npm run bench -- --quick`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, hostConfig, startHost, startUpstream, request, sleep, hostBinary } from '../test/lib/harness.mjs';
+import { freePort, hostConfig, startHost, startUpstream, request, sleep, hostBinary, proxyNamed } from '../test/lib/harness.mjs';
+import { luaCallout, luaNoop, luaRewrite, wasmModule, wasmRewrite } from './peers.mjs';
 import {
   here, cpuSeconds, rssKb, startNginx, startFastUpstream, nginxAvailable, njsAvailable, wrkScript, runWrk,
   machineInfo, versions,
@@ -47,12 +50,17 @@ const params = {
   routeCounts: [1, 100, 10000],
 };
 const only = opt('only') ? new RegExp(opt('only'), 'i') : null;
+// Proxies (real Envoy first; the test host's rows stay, labelled) and worker counts measured.
+const proxies = opt('proxies', 'envoy@1.40,host').split(',').map((spec) => proxyNamed(spec));
+const workerCounts = opt('workers', quick ? '1' : '1,2').split(',').map(Number);
+const mainProxy = proxies[0];
 const mode = quick ? 'quick' : 'full';
 const resultsDir = path.join(here, 'results');
 const started = Date.now();
 const startedAt = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
 const say = (...a) => console.error('[bench]', ...a);
 
+if (!fs.existsSync(wasmModule)) say(`${wasmModule} is missing (benchmarks/build-wasm.sh builds it): the Wasm rows will fail`);
 if (!fs.existsSync(hostBinary)) {
   console.error(`${hostBinary} is missing: run \`npm run build\` (or \`npm run bench\`, which builds) first`);
   process.exit(2);
@@ -118,19 +126,23 @@ const expect = {
 const REWRITE = { request_set: { 'x-added': 'yes' }, request_remove: ['x-remove'], response_set: { 'x-resp': '1' } };
 const NGINX_PROXY = 'proxy_http_version 1.1;\n      proxy_set_header Connection "";';
 const allConfigs = [
-  { name: 'no filter', group: 'none', filters: [], shape: 'get', describe: 'nodevoy-host proxying with no filter but the router' },
+  { name: 'no filter', group: 'none', filters: [], shape: 'get', describe: 'the proxy with no filter but the router' },
   { name: 'native passthrough', group: 'native', filters: [fx('passthrough', {})], shape: 'get', describe: 'fixture `passthrough`: every hook returns Continue' },
   { name: 'JS passthrough', group: 'js', filters: [js('passthrough')], shape: 'get', twin: 'native passthrough', describe: '`defineFilter({})`: no handlers, so the module skips JS' },
-  { name: 'JS sync no-op handler', group: 'js', filters: [js('noop')], shape: 'get', twin: 'native passthrough', describe: 'an empty sync `onRequestHeaders` (price of dispatching into JS)' },
+  { name: 'JS sync no-op handler', group: 'js', filters: [js('noop')], shape: 'get', twin: 'native passthrough', peers: ['Lua sync no-op'], describe: 'an empty sync `onRequestHeaders` (price of dispatching into JS)' },
   { name: 'native header rewrite', group: 'native', filters: [fx('headers', REWRITE)], shape: 'get', check: expect.rewrite, describe: 'fixture `headers`: set x-added, delete x-remove on the request, set x-resp on the response' },
-  { name: 'JS header rewrite', group: 'js', filters: [js('rewrite')], shape: 'get', twin: 'native header rewrite', check: expect.rewrite, describe: 'the same rewrite in `onRequestHeaders`/`onResponseHeaders`' },
+  { name: 'JS header rewrite', group: 'js', filters: [js('rewrite')], shape: 'get', twin: 'native header rewrite', peers: ['Lua header rewrite', 'Wasm header rewrite'], check: expect.rewrite, describe: 'the same rewrite in `onRequestHeaders`/`onResponseHeaders`' },
   { name: 'native park + resume', group: 'native', filters: [fx('async_resume', { delay_ms: 0, via: 'worker' })], shape: 'get', check: expect.header('x-fixture-resumed', '1'), describe: 'fixture `async_resume` via "worker": StopIteration, resume event committed to the worker scheduler at once, then continue' },
   { name: 'JS async, await resolved promise', group: 'js', filters: [js('asyncResolved')], shape: 'get', twin: 'native park + resume', check: expect.header('x-async', '1'), describe: '`async onRequestHeaders` that awaits `Promise.resolve()`, then sets a header' },
   { name: 'JS async, await setImmediate', group: 'js', filters: [js('asyncImmediate')], shape: 'get', twin: 'native park + resume', check: expect.header('x-async', '1'), describe: 'awaits `setImmediate` (a real event-loop turn: the stream parks and is resumed through the scheduler)' },
   { name: 'JS JWT verify HS256 (jose)', group: 'js', filters: [js('jwt', jwtMaterial.hs, jwtBundle)], shape: 'jwtHs', check: expect.header('x-jwt-sub', 'bench-user'), needs: jwtMaterial.error, describe: '`jwtVerify` from npm `jose` on the bearer token, HMAC key from the filter config' },
   { name: 'JS JWT verify ES256 (jose)', group: 'js', filters: [js('jwt', jwtMaterial.es, jwtBundle)], shape: 'jwtEs', check: expect.header('x-jwt-sub', 'bench-user'), needs: jwtMaterial.error, describe: 'the same with an ES256 token and a public JWK from the filter config' },
+  { name: 'Lua sync no-op', group: 'lua', envoyOnly: true, filters: [luaNoop], shape: 'get', twin: 'native passthrough', describe: 'Envoy\'s Lua filter with an empty `envoy_on_request`' },
+  { name: 'Lua header rewrite', group: 'lua', envoyOnly: true, filters: [luaRewrite], shape: 'get', twin: 'native header rewrite', check: expect.rewrite, describe: 'the rewrite in Envoy\'s Lua filter (`headers():replace/remove`)' },
+  { name: 'Wasm header rewrite', group: 'wasm', envoyOnly: true, filters: [wasmRewrite], shape: 'get', twin: 'native header rewrite', check: expect.rewrite, describe: 'the rewrite as a proxy-wasm module on V8 (benchmarks/wasm/header_rewrite.c, no SDK)' },
   { name: 'native callout', group: 'native', filters: [fx('callout', { cluster: 'upstream', path: '/check', timeout_ms: 1000 })], shape: 'get', check: expect.callout, describe: 'fixture `callout`: GET /check on the upstream cluster via http_callout, copy status and body into request headers, continue' },
-  { name: 'JS ctx.fetch', group: 'js', filters: [js('fetchCheck', { cluster: 'upstream', path: '/check' })], shape: 'get', twin: 'native callout', check: expect.callout, describe: '`await ctx.fetch("upstream", "/check")`, then the same two headers' },
+  { name: 'Lua httpCall', group: 'lua', envoyOnly: true, filters: [luaCallout], shape: 'get', twin: 'native callout', check: expect.callout, describe: 'Lua `h:httpCall("upstream", GET /check)`, then the same two headers' },
+  { name: 'JS ctx.fetch', group: 'js', filters: [js('fetchCheck', { cluster: 'upstream', path: '/check' })], shape: 'get', twin: 'native callout', peers: ['Lua httpCall'], check: expect.callout, describe: '`await ctx.fetch("upstream", "/check")`, then the same two headers' },
   { name: 'no filter, 64 KiB POST', group: 'none', filters: [], shape: 'post64', check: expect.bodySame, describe: 'no filter; every request carries a 64 KiB body' },
   { name: 'JS passthrough, 64 KiB POST', group: 'js', filters: [js('passthrough')], shape: 'post64', check: expect.bodySame, describe: 'no handlers, 64 KiB body' },
   { name: 'native uppercase body, buffered', group: 'native', filters: [fx('uppercase_body', { response: false })], shape: 'post64', check: expect.bodyUpper, describe: 'fixture `uppercase_body`: buffer the whole request body, upper-case it at end of stream' },
@@ -142,7 +154,28 @@ const allConfigs = [
   { name: 'nginx njs header rewrite', group: 'njs', njs: true, nginx: 'proxy_set_header x-added $nv_added;\n      proxy_set_header x-remove $nv_removed;\n      js_header_filter main.response;', shape: 'get', base: 'nginx proxy', twin: 'nginx native header rewrite', check: expect.rewrite, describe: 'the rewrite in njs (benchmarks/njs/rewrite.js): js_set variables feed proxy_set_header (njs cannot edit r.headersIn), js_header_filter sets x-resp' },
 ];
 for (const c of allConfigs) c.base ??= c.shape === 'post64' ? 'no filter, 64 KiB POST' : 'no filter';
-const configs = allConfigs.filter((c) => !only || only.test(c.name));
+
+/** "Envoy 1.40.0 ×1", "host ×2": which proxy and how many workers a row ran on. */
+const tagOf = (proxy, workers) => `${proxy.kind === 'envoy' ? `Envoy ${proxy.version}` : 'host'} ×${workers}`;
+// Each proxy-filter template once per proxy and worker count; the names it refers to (base, twin, peers)
+// are the rows of the same proxy and worker count. nginx rows run once.
+const expanded = allConfigs.flatMap((t) => {
+  if (t.nginx !== undefined) return [{ ...t, tag: '' }];
+  const out = [];
+  for (const proxy of proxies) {
+    if (t.envoyOnly && proxy.kind !== 'envoy') continue;
+    for (const workers of workerCounts) {
+      const tag = tagOf(proxy, workers);
+      const at = (n) => n && `${n} [${tag}]`;
+      out.push({
+        ...t, template: t.name, name: at(t.name), tag, proxy, workers,
+        base: at(t.base), twin: at(t.twin), dependsOn: at(t.dependsOn), peers: t.peers?.map(at),
+      });
+    }
+  }
+  return out;
+});
+const configs = expanded.filter((c) => !only || only.test(c.name));
 
 // ------------------------------------------------------------------------------------------------
 // helpers
@@ -208,7 +241,7 @@ async function startServer(c) {
     const s = await startNginx({ port, http, njs: c.njs });
     return { port, pid: s.proc.pid, stop: () => s.stop(), log: () => s.output() };
   }
-  const h = await startHost(hostYaml(port, c.filters), { concurrency: 1, check: false, logLevel: 'warning' });
+  const h = await startHost(hostYaml(port, c.filters), { proxy: c.proxy, concurrency: c.workers, check: false, logLevel: 'warning' });
   return { port, pid: h.proc.pid, stop: () => h.stop(), log: () => h.stderr() };
 }
 
@@ -341,6 +374,8 @@ async function loadBench() {
       cpuVsBase: base && !base.failed ? c.median.cpuUs / base.median.cpuUs : null,
       rpsVsBase: base && !base.failed ? c.median.rps / base.median.rps : null,
       cpuVsTwin: twin && !twin.failed ? c.median.cpuUs / twin.median.cpuUs : null,
+      cpuVsPeers: Object.fromEntries((c.peers ?? []).map((n) => byName.get(n)).filter((p) => p && !p.failed)
+        .map((p) => [p.template, c.median.cpuUs / p.median.cpuUs])),
     };
   }
 }
@@ -359,7 +394,7 @@ async function microBench() {
     return JSON.parse(r.body);
   };
   try {
-    host = await startHost(hostYaml(port, [js('micro')]), { concurrency: 1, check: false, logLevel: 'info' });
+    host = await startHost(hostYaml(port, [js('micro')]), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'info' });
     const list = await get('op=list');
     versionsInfo.embeddedNode = list.node;
     versionsInfo.embeddedV8 = list.v8;
@@ -389,30 +424,38 @@ function prices(micro) {
   else {
     for (const [name, v] of Object.entries(micro.ns)) rows.push({ name, value: v, unit: 'ns', method: `in-process loop, n=${micro.n[name]}, median of ${params.microReps}` });
   }
-  const cfg = (n) => configs.find((c) => c.name === n);
-  const diff = (name, a, b, method, per = 1, perLabel = '') => {
-    const A = cfg(a);
-    const B = cfg(b);
-    if (!A || !B) return;  // filtered out with --only
-    const failed = A.failed ? `${a}: ${A.failed}` : B.failed ? `${b}: ${B.failed}` : !per ? 'chunks per request unknown' : null;
-    rows.push({
-      name,
-      value: failed ? null : (A.median.cpuUs - B.median.cpuUs) / per,
-      unit: 'µs',
-      failed,
-      method: `${method}: host CPU/request of "${a}" − "${b}"${perLabel}`,
-    });
-  };
-  diff('handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)', 'JS sync no-op handler', 'JS passthrough', 'derived');
-  diff('a JS filter with no handlers (module per-stream overhead)', 'JS passthrough', 'native passthrough', 'derived');
-  diff('resuming a parked stream via the scheduler (+ one setImmediate)', 'JS async, await setImmediate', 'JS async, await resolved promise', 'derived');
-  diff('native park + scheduler resume, for comparison', 'native park + resume', 'native passthrough', 'derived');
-  diff('`ctx.fetch` round trip (host side)', 'JS ctx.fetch', 'JS sync no-op handler', 'derived');
-  diff('native http_callout round trip (host side), for comparison', 'native callout', 'native passthrough', 'derived');
-  const noop = cfg('JS onRequestData no-op');
-  const per = noop?.chunksPerRequest;
-  diff('body view creation + detach, per chunk', 'JS onRequestData no-op', 'JS passthrough, 64 KiB POST', 'derived', per,
-    per ? ` ÷ ${per.toFixed(2)} chunks/request (counted by the filter)` : '');
+  // Differences between end-to-end rows, for each proxy at the first worker count.
+  for (const proxy of proxies) {
+    const tag = tagOf(proxy, workerCounts[0]);
+    const cfg = (n) => configs.find((c) => c.name === `${n} [${tag}]`);
+    const diff = (name, a, b, method, per = 1, perLabel = '') => {
+      const A = cfg(a);
+      const B = cfg(b);
+      if (!A || !B) return;  // filtered out with --only, or not run on this proxy
+      const failed = A.failed ? `${a}: ${A.failed}` : B.failed ? `${b}: ${B.failed}` : !per ? 'chunks per request unknown' : null;
+      rows.push({
+        name: `${name} [${tag}]`,
+        value: failed ? null : (A.median.cpuUs - B.median.cpuUs) / per,
+        unit: 'µs',
+        failed,
+        method: `${method}: proxy CPU/request of "${a}" − "${b}"${perLabel}`,
+      });
+    };
+    diff('handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)', 'JS sync no-op handler', 'JS passthrough', 'derived');
+    diff('Lua: entering `envoy_on_request`, for comparison', 'Lua sync no-op', 'no filter', 'derived');
+    diff('a JS filter with no handlers (module per-stream overhead)', 'JS passthrough', 'native passthrough', 'derived');
+    diff('header rewrite in JS, over the no-op handler', 'JS header rewrite', 'JS sync no-op handler', 'derived');
+    diff('header rewrite in Lua, over the no-op Lua filter', 'Lua header rewrite', 'Lua sync no-op', 'derived');
+    diff('resuming a parked stream via the scheduler (+ one setImmediate)', 'JS async, await setImmediate', 'JS async, await resolved promise', 'derived');
+    diff('native park + scheduler resume, for comparison', 'native park + resume', 'native passthrough', 'derived');
+    diff('`ctx.fetch` round trip (proxy side)', 'JS ctx.fetch', 'JS sync no-op handler', 'derived');
+    diff('Lua `httpCall` round trip (proxy side), for comparison', 'Lua httpCall', 'Lua sync no-op', 'derived');
+    diff('native http_callout round trip (proxy side), for comparison', 'native callout', 'native passthrough', 'derived');
+    const noop = cfg('JS onRequestData no-op');
+    const per = noop?.chunksPerRequest;
+    diff('body view creation + detach, per chunk', 'JS onRequestData no-op', 'JS passthrough, 64 KiB POST', 'derived', per,
+      per ? ` ÷ ${per.toFixed(2)} chunks/request (counted by the filter)` : '');
+  }
   return rows;
 }
 
@@ -431,7 +474,7 @@ async function memoryEnv() {
     const port = await freePort();
     let host;
     try {
-      host = await startHost(hostYaml(port, filters), { concurrency: 1, check: false, logLevel: 'warning' });
+      host = await startHost(hostYaml(port, filters), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning' });
       const before = await settleRss(host.proc.pid);
       for (let i = 0; i < 200; i++) await request(port, { path: '/', headers: shapes.get.headers });
       const after = await settleRss(host.proc.pid);
@@ -483,7 +526,7 @@ async function routeHost(n, variant) {
   const t0 = Date.now();
   let host;
   try {
-    host = await startHost(yaml, { concurrency: 1, check: false, logLevel: 'warning', startTimeoutMs: 180000 });
+    host = await startHost(yaml, { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning', startTimeoutMs: 180000 });
     const startMs = Date.now() - t0;
     let good = 0;
     let wrong = '';
@@ -566,6 +609,10 @@ try {
 
 data.load = configs.map((c) => ({
   name: c.name,
+  template: c.template ?? c.name,
+  proxy: c.proxy?.label ?? 'nginx',
+  workers: c.workers ?? 1,
+  peers: c.peers ?? [],
   group: c.group,
   describe: c.describe,
   base: c.base,
@@ -582,7 +629,7 @@ data.load = configs.map((c) => ({
   errors: c.errors,
 }));
 const njsRow = data.load.find((c) => c.name === 'nginx njs header rewrite');
-const jsRow = data.load.find((c) => c.name === 'JS header rewrite');
+const jsRow = data.load.find((c) => c.template === 'JS header rewrite');
 if (njsRow?.ratios && jsRow?.ratios) {
   const pct = (r) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(0)} %`;
   data.peerSummary = `the header rewrite costs ${pct(jsRow.ratios.cpuVsBase)} CPU per request over no filter in nodevoy (JS) ` +

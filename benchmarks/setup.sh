@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Idempotent setup for the benchmarks (called by `npm run bench`; CI can call it directly):
-# wrk, and nginx with njs (Debian packages nginx + libnginx-mod-http-js) as the measured peer.
+# wrk, nginx with njs (Debian packages nginx + libnginx-mod-http-js) as the measured outside peer, and
+# clang + lld to build the proxy-wasm peer (benchmarks/wasm/header_rewrite.c) that Envoy runs on V8.
 # The nginx package's service is never started: the benchmark runs its own nginx in the foreground.
 set -euo pipefail
 say() { printf '[bench setup] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-PKGS=(wrk nginx libnginx-mod-http-js)
+PKGS=(wrk nginx libnginx-mod-http-js clang lld)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -26,4 +27,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 test -x /usr/sbin/nginx || { say "nginx missing after install"; exit 1; }
 ls /usr/lib/nginx/modules/ngx_http_js_module.so >/dev/null || { say "njs module missing after install"; exit 1; }
-say "ok: $(/usr/sbin/nginx -v 2>&1), $(command -v wrk)"
+bash "$(dirname "$0")/build-wasm.sh"
+say "ok: $(/usr/sbin/nginx -v 2>&1), $(command -v wrk), $(clang --version | head -1)"

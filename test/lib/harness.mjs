@@ -37,6 +37,7 @@
 //         listenerExtra?, bootstrapExtra?                 extra raw fields (to test rejection)
 //       }
 //       A filter's http filter `name` defaults to its filterName (suffixed _2, _3... when repeated).
+//       {name, typedConfig} instead is any other Envoy http filter (Lua, Wasm...), written as given.
 //
 //   startHost(yaml, {concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel,
 //                    port, adminPort, startTimeoutMs = 30000}) ->
@@ -363,7 +364,8 @@ export function hostConfig(opts) {
     return { ...f, name };
   });
 
-  const httpFilters = named.map((f) => ({
+  // A filter with `typedConfig` is any other Envoy http filter (Lua, Wasm...), given as is (Envoy only).
+  const httpFilters = named.map((f) => f.typedConfig ? { name: f.name, typed_config: f.typedConfig } : ({
     name: f.name,
     typed_config: {
       '@type': DM_FILTER,
