@@ -1,6 +1,7 @@
 // What a handler returned, and what it means. Only nodevoy's own replies and web Responses answer a
 // stream; nothing else may be taken for "continue" by accident (an auth filter returning
 // `{ status: 401 }` must not let the request through).
+import { concat } from './body';
 import type { Reply } from './filter';
 
 const REPLIES = new WeakSet<object>();
@@ -73,11 +74,5 @@ async function readCapped(res: Response): Promise<Uint8Array> {
     }
     parts.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }

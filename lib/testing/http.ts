@@ -1,5 +1,8 @@
 // Envoy-side data structures of the fake stream: a header map with Envoy's semantics and a body buffer
 // made of slices.
+import { concat } from '../body';
+
+export { concat };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -11,18 +14,6 @@ export function utf8(data: string | Uint8Array | null | undefined): Uint8Array {
 
 export function text(bytes: Uint8Array): string {
   return decoder.decode(bytes);
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** An ordered multimap of lower-case names, as Envoy's header maps (pseudo-headers first). */
