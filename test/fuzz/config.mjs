@@ -181,7 +181,33 @@ export function makePredictor({ faultFilters, hostCwd }) {
   };
 
   // -> {verdict: 'accept'|'reject'|'unknown', causes?: [substring], config?: the merged config}
+  // Envoy builds a route's per-route config before the filter config: when both are wrong, the route's
+  // own fault (one that does not depend on the filter) may be the one named.
+  function routeOwnCauses(rt) {
+    let rdoc = rt.doc;
+    if (rt.form === 'string') {
+      const p = parseText(rt.text);
+      if (p.unknown || rt.text.includes('\u0000')) return [];
+      if (p.invalid) return ['is not valid JSON'];
+      rdoc = p.value;
+    }
+    if (!isObj(rdoc)) return ['per-route filter_config must be a JSON object'];
+    const extra = Object.keys(rdoc).filter((k) => k !== 'config' && k !== 'module').map((k) => `unknown field "${k}"`);
+    if (extra.length) return extra;
+    if ('config' in rdoc && !isObj(rdoc.config)) return ['per-route filter_config.config must be a JSON object'];
+    if ('module' in rdoc && typeof rdoc.module !== 'string') return ['per-route filter_config.module must be a string'];
+    if (!rt.perRouteName) return ['per_route_config_name is required'];
+    if (typeof rdoc.module === 'string' && rdoc.module && !rdoc.module.includes('\u0000') && !fs.existsSync(resolveModule(rdoc.module))) return ['does not exist'];
+    return [];
+  }
   return function predict(c) {
+    const out = predictFilter(c);
+    if (c.route && out.verdict !== 'accept' && out.causes?.length) out.causes.push(...routeOwnCauses(c.route));
+    // Envoy's own JSON-to-proto parser refuses a deep Struct before the module sees it.
+    if (out.causes?.includes('nested deeper than')) out.causes.push('too deeply nested');
+    return out;
+  };
+  function predictFilter(c) {
     const reject = (...causes) => ({ verdict: 'reject', causes });
     const unknown = (why) => ({ verdict: 'unknown', why });
     let doc = c.doc;
@@ -276,7 +302,7 @@ export function makePredictor({ faultFilters, hostCwd }) {
       rdef = ff[rt.perRouteName];
       if (rdef === undefined) return reject(`no filter named "${rt.perRouteName}"`);
       if (!isFilterDef(rdef)) return reject('was not made with defineFilter');
-    } else return reject(`no filter "${rt.perRouteName}" is loaded`);
+    } else return unknown(`per-route config for "${rt.perRouteName}", not loaded yet: the module validates it when that filter loads (Envoy builds routes before filters)`);
     const rraw = 'config' in rdoc ? rdoc.config : {};
     let rconfig = rraw;
     if (rdef.routeConfig) {
@@ -288,7 +314,7 @@ export function makePredictor({ faultFilters, hostCwd }) {
     const merged = isObj(config) ? (isObj(rconfig) ? { ...config, ...rconfig } : config) : rconfig;
     return { verdict: 'accept', config: deepText ? undefined : merged, echoes: !deepText && (c.filterName === 'fuzzConfig' || c.filterName === 'echoConfig') };
     }
-  };
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -408,7 +434,9 @@ export function checkConfig(c, run, pred) {
       category = `rejected:${rej.by}:${normalizeMessage(rej.message)}`;
       if (pred.verdict === 'accept') fail(`a valid config was rejected: ${rej.message.slice(0, 400)}`);
       // (compared up to a NUL: nodevoy-host's log line ends at a NUL byte in the message)
-      if ((pred.verdict === 'reject' || pred.verdict === 'unknown') && pred.causes?.length && !pred.causes.some((k) => run.stderr.includes(k.split('\u0000')[0])))
+      // (whitespace collapsed: protobuf's messages space their words irregularly on purpose)
+      const said = run.stderr.replace(/\s+/g, ' ');
+      if ((pred.verdict === 'reject' || pred.verdict === 'unknown') && pred.causes?.length && !pred.causes.some((k) => said.includes(k.split('\u0000')[0])))
         fail(`rejected, but the message does not name the cause (expected one of ${JSON.stringify(pred.causes)}): ${rej.message.slice(0, 400)}`);
       if (rej.by === 'host' && pred.verdict === 'reject') category = `rejected:host:${normalizeMessage(rej.message)}`;
     }
