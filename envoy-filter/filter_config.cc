@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "envoy-filter/js_env.h"
@@ -12,7 +14,21 @@ namespace nodevoy {
 
 namespace {
 std::atomic<uint64_t> g_next_id{1};
-int g_live_configs = 0;  // main thread only: the validation environment lives while configs do
+
+// One copy of each validated bundle text however many configs use it (a listener may name one bundle
+// in many filters, and every xDS push makes new configs for it).
+std::mutex g_sources_mu;
+std::map<std::string, std::weak_ptr<const std::string>> g_sources;  // by identity
+
+std::shared_ptr<const std::string> internSource(const std::string& identity, std::string text) {
+  std::lock_guard lock(g_sources_mu);
+  std::erase_if(g_sources, [](const auto& e) { return e.second.expired(); });
+  auto& slot = g_sources[identity];
+  if (auto shared = slot.lock(); shared && *shared == text) return shared;
+  auto made = std::make_shared<const std::string>(std::move(text));
+  slot = made;
+  return made;
+}
 
 // Parses a config document that must be an object with only the given keys.
 constexpr int kMaxDepth = 1000;  // deeper documents are refused: printing them back would recurse too far (100,000 overflowed the stack)
@@ -71,7 +87,7 @@ std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_htt
   }
   std::unique_ptr<FilterConfig> c(new FilterConfig());
   c->id_ = g_next_id++;
-  g_live_configs++;
+  JsEnv::configCreated(c->id_);
   c->filter_name_ = std::string(filter_name);
   c->module_path_ = absolute(doc["module"].get<std::string>());
   c->user_config_json_ = configText(doc);
@@ -85,11 +101,13 @@ std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_htt
   JsEnv* env = JsEnv::forThisThread(false, error);
   if (!env) return nullptr;
   std::string load_error;
-  auto inst = env->instanceFor(*c, &load_error);
+  std::string source;
+  auto inst = env->instanceFor(*c, &load_error, &source, &c->bundle_.identity);
   if (inst.index < 0) {
     *error = "cannot load filter \"" + c->filter_name_ + "\" from " + c->module_path_ + ": " + load_error;
-    return nullptr;  // ~FilterConfig balances the count
+    return nullptr;  // ~FilterConfig unloads whatever was made
   }
+  if (!source.empty()) c->bundle_.source = internSource(c->bundle_.identity, std::move(source));
   if (!c->defineMetrics(envoy, env->metricsOf(inst.index), error)) return nullptr;
   return c;
 }
@@ -156,7 +174,9 @@ bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_en
 
 FilterConfig::~FilterConfig() {
   if (id_ == 0) return;
-  if (--g_live_configs == 0) JsEnv::releaseThisThread();
+  // Envoy destroys a filter config once its last stream is gone (each stream holds it), so no stream
+  // can still run this config's instance anywhere.
+  JsEnv::configGone(id_);
 }
 
 std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_name, std::string_view json, std::string* error) {
@@ -176,7 +196,7 @@ std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_n
   }
   std::unique_ptr<PerRouteConfig> c(new PerRouteConfig());
   c->id_ = g_next_id++;
-  g_live_configs++;
+  JsEnv::configCreated(c->id_);
   c->filter_name_ = std::string(filter_name);
   c->config_json_ = configText(doc);
   JsEnv* env = JsEnv::forThisThread(false, error);
@@ -192,7 +212,8 @@ std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_n
 
 PerRouteConfig::~PerRouteConfig() {
   if (id_ == 0) return;
-  if (--g_live_configs == 0) JsEnv::releaseThisThread();
+  // A stream holds its route, so none can still use what the environments parsed of this config.
+  JsEnv::configGone(id_);
 }
 
 }  // namespace nodevoy

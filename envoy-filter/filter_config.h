@@ -1,6 +1,8 @@
 // A filter config (main thread): the parsed filter_config JSON. Its bundle is loaded once on the main
 // thread at config time so that every mistake is reported then (invariant 6), and again lazily in each
-// worker's environment. The filter's metrics are defined here, the only place the ABI allows it.
+// worker's environment, from the text the main thread validated (BundleText). The filter's metrics are
+// defined here, the only place the ABI allows it. Its destruction unloads its instance everywhere
+// (JsEnv::configGone).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,14 @@
 namespace nodevoy {
 
 enum class MetricKind : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
+
+// The bundle a filter config was validated with: `sha256:<hex>` of the file, and for a CommonJS bundle the
+// exact text compiled (null for an ES module, which each environment imports from its file). Workers
+// compile this text, so a bundle rewritten in place after validation does not reach them.
+struct BundleText {
+  std::shared_ptr<const std::string> source;  // shared by the configs that validated the same text
+  std::string identity;
+};
 
 struct MetricDef {
   MetricKind kind = MetricKind::Counter;
@@ -35,6 +45,7 @@ class FilterConfig {
   const std::string& filterName() const { return filter_name_; }
   const std::string& modulePath() const { return module_path_; }
   const std::string& userConfigJson() const { return user_config_json_; }
+  const BundleText& bundle() const { return bundle_; }
 
   // The filter's own metrics, in declaration order (JS names them by index).
   const std::vector<MetricDef>& metrics() const { return metrics_; }
@@ -60,6 +71,7 @@ class FilterConfig {
   std::string filter_name_;
   std::string module_path_;
   std::string user_config_json_;
+  BundleText bundle_;
   std::vector<MetricDef> metrics_;
   size_t requests_ = 0, errors_ = 0, js_time_ = 0;
   bool fail_open_ = false;

@@ -3,9 +3,12 @@
 #include <dlfcn.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "envoy-filter/filter_config.h"
@@ -25,6 +28,14 @@ thread_local std::unique_ptr<JsEnv> t_env;
 // Environments replaced after process.exit(), kept until the streams they held are gone.
 thread_local std::vector<std::unique_ptr<JsEnv>> t_retired;
 thread_local JsEnv* t_creating = nullptr;
+
+// The configs Envoy holds, filter and per-route, by id. Envoy may destroy a config on any thread, and a
+// worker's environment may only be touched on that worker: a destroy takes the id out and moves the
+// generation; each environment, on its own thread, unloads what it made for ids no longer here when it
+// sees the generation move (JsEnv::pruneRetired). A set of live ids stays as small as Envoy's config.
+std::mutex g_live_mu;
+std::set<uint64_t> g_live_ids;
+std::atomic<uint64_t> g_live_generation{0};
 
 std::string soDirectory() {
   Dl_info info{};
@@ -116,6 +127,82 @@ void JsEnv::releaseThisThread() {
   t_retired.clear();
 }
 
+void JsEnv::configCreated(uint64_t id) {
+  std::lock_guard lock(g_live_mu);
+  g_live_ids.insert(id);
+}
+
+void JsEnv::configGone(uint64_t id) {
+  bool none_left = false;
+  {
+    std::lock_guard lock(g_live_mu);
+    g_live_ids.erase(id);
+    none_left = g_live_ids.empty();
+    g_live_generation.fetch_add(1, std::memory_order_release);
+  }
+  // Only the main thread's validation environment acts now (Envoy destroys configs there, after their
+  // last stream). A worker's waits for its next stream or loop turn: this may be a worker running
+  // Envoy's teardown of something else, where no JS should start.
+  if (!t_env || t_env->worker_) return;
+  if (none_left) releaseThisThread();  // no config left to validate against: the environment goes
+  else t_env->pruneRetired();
+}
+
+void JsEnv::pruneRetired() {
+  const uint64_t generation = g_live_generation.load(std::memory_order_acquire);
+  if (generation == seen_generation_) return;
+  seen_generation_ = generation;
+  std::vector<uint64_t> configs;
+  std::vector<std::pair<int, uint64_t>> routes;
+  {
+    std::lock_guard lock(g_live_mu);
+    for (const auto& [id, inst] : instances_)
+      if (!g_live_ids.contains(id)) configs.push_back(id);
+    for (const auto& r : routes_)
+      if (!g_live_ids.contains(r.second)) routes.push_back(r);
+  }
+  if (configs.empty() && routes.empty()) return;
+  std::set<int> gone;  // instance indexes unloaded now: their per-route entries go with them
+  for (uint64_t id : configs) gone.insert(instances_[id].index);
+  const auto started = std::chrono::steady_clock::now();
+  if (!exited_) {
+    NapiScope scope(napi_);
+    LoadBudget budget(budget_ms_);
+    for (const auto& [instance, route] : routes) {
+      if (gone.contains(instance)) continue;
+      napi_value argv[2] = {num(instance), num(static_cast<double>(route))};
+      std::string error;
+      if (!callApi(kUnroute, 2, argv, &error)) logError("nodevoy: dropping a per-route config failed: " + error);
+    }
+    for (int index : gone) {
+      napi_value arg = num(index);
+      std::string error;
+      if (!callApi(kUnload, 1, &arg, &error)) logError("nodevoy: unloading a filter instance failed: " + error);
+    }
+  }
+  for (uint64_t id : configs) instances_.erase(id);
+  for (const auto& r : routes) routes_.erase(r);
+  std::erase_if(routes_, [&](const std::pair<int, uint64_t>& r) { return gone.contains(r.first); });
+  if (gone.empty() || exited_) return;
+  // What the instances held is garbage now, but V8 collects its old generation only under allocation
+  // pressure, and the main thread's environment runs no JS between configs, a quiet worker little:
+  // measured on Envoy 1.40, a worker kept a retired instance's 64 MB for 10 s and more under light
+  // traffic, and incremental marking (moderate memory pressure) did not finish on a quiet worker. So
+  // collect now, whenever instances were unloaded: critical memory pressure is one memory-reducing full
+  // GC on this thread (28-92 ms measured on a busy 2-core machine; LowMemoryNotification, which repeats
+  // full GCs until nothing more is freed, took 22-183 ms).
+  const auto unloaded = std::chrono::steady_clock::now();
+  isolate()->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+  const auto ms = [](auto a, auto b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f ms", std::chrono::duration<double, std::milli>(b - a).count());
+    return std::string(buf);
+  };
+  logInfo("nodevoy: " + std::string(worker_ ? "a worker's" : "the main thread's") + " environment unloaded " +
+          std::to_string(gone.size()) + " filter instance(s) of destroyed configs in " + ms(started, unloaded) + ", GC " +
+          ms(unloaded, std::chrono::steady_clock::now()));
+}
+
 void JsEnv::reapRetired() {
   std::erase_if(t_retired, [](const std::unique_ptr<JsEnv>& e) { return e->streams_.empty(); });
 }
@@ -173,6 +260,7 @@ bool JsEnv::create(bool worker, std::string* error) {
     for (const auto& e : errors) *error += ": " + e;
     return false;
   }
+  worker_ = worker;
   v8::Isolate* isolate = setup_->isolate();
   // Kept entered for the environment's life: it only ever runs on this thread (saves ~70 ns a call).
   locker_ = std::make_unique<v8::Locker>(isolate);
@@ -266,11 +354,15 @@ void JsEnv::registerApi(napi_value api) {
     closed_ids_ = static_cast<uint32_t*>(data);
     closed_capacity_ = static_cast<uint32_t>(length - 1);
   }
-  static const char* names[kFnCount] = {"dispatch", "data", "body", "callout", "closed", "load", "checkRoute", "route", "metrics"};
+  static const char* names[kFnCount] = {"dispatch", "data", "body",    "callout", "closed", "load",
+                                        "checkRoute", "route", "metrics", "unload",  "unroute"};
   for (int i = 0; i < kFnCount; i++) {
     napi_value fn;
+    napi_valuetype type = napi_undefined;
     napi_get_named_property(napi_, api, names[i], &fn);
-    napi_create_reference(napi_, fn, 1, &fns_[i]);
+    napi_typeof(napi_, fn, &type);
+    // A runtime (NODEVOY_RUNTIME) older than this module lacks the newer calls: those are skipped.
+    if (type == napi_function) napi_create_reference(napi_, fn, 1, &fns_[i]);
   }
   napi_value name;
   napi_create_string_utf8(napi_, "nodevoy", NAPI_AUTO_LENGTH, &name);
@@ -285,6 +377,10 @@ napi_value JsEnv::num(double v) {
 
 napi_value JsEnv::callApi(Fn which, size_t argc, const napi_value* argv, std::string* error) {
   napi_value recv, fn, result = nullptr;
+  if (!fns_[which]) {
+    if (error) *error = "the nodevoy runtime lacks this call (is NODEVOY_RUNTIME older than the module?)";
+    return nullptr;
+  }
   napi_get_reference_value(napi_, api_, &recv);
   napi_get_reference_value(napi_, fns_[which], &fn);
   // make_callback: on return Node runs process.nextTick callbacks and drains microtasks, so an
@@ -355,30 +451,57 @@ napi_value JsEnv::str(const std::string& s) {
   return v;
 }
 
-JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error) {
-  if (auto it = instances_.find(config.id()); it != instances_.end()) return it->second;
+JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error, std::string* source, std::string* identity) {
+  if (auto it = instances_.find(config.id()); it != instances_.end()) {
+    const Instance inst = it->second;
+    pruneRetired();
+    return inst;
+  }
   if (exited_) {
     *error = "the environment has stopped (process.exit)";
     return {};
   }
-  NapiScope scope(napi_);
-  LoadBudget budget(budget_ms_);
-  napi_value argv[4] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson()),
-                        num(config.asyncBudgetMs())};
-  napi_value state = callApi(kLoad, 4, argv, error);
-  if (!state || !waitLoaded(state, config.modulePath(), error)) return {};
   Instance inst;
-  napi_value v;
-  napi_get_named_property(napi_, state, "index", &v);
-  napi_get_value_int32(napi_, v, &inst.index);
-  napi_get_named_property(napi_, state, "handlers", &v);
-  napi_get_value_uint32(napi_, v, &inst.handlers);
-  if (inst.index < 0) {
-    *error = "the bundle loaded but produced no filter";
-    return {};
+  {
+    NapiScope scope(napi_);
+    LoadBudget budget(budget_ms_);
+    napi_value undefined;
+    napi_get_undefined(napi_, &undefined);
+    const BundleText& bundle = config.bundle();
+    napi_value argv[6] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson()),
+                          num(config.asyncBudgetMs()), bundle.source ? str(*bundle.source) : undefined,
+                          bundle.identity.empty() ? undefined : str(bundle.identity)};
+    napi_value state = callApi(kLoad, 6, argv, error);
+    if (!state || !waitLoaded(state, config.modulePath(), error)) return {};
+    napi_value v;
+    napi_get_named_property(napi_, state, "index", &v);
+    napi_get_value_int32(napi_, v, &inst.index);
+    napi_get_named_property(napi_, state, "handlers", &v);
+    napi_get_value_uint32(napi_, v, &inst.handlers);
+    if (inst.index < 0) {
+      *error = "the bundle loaded but produced no filter";
+      return {};
+    }
+    if (source) *source = stringField(state, "source");
+    if (identity) *identity = stringField(state, "identity");
   }
   instances_[config.id()] = inst;
+  // After the load: a bundle the new instance shares with a retired one stays cached (and its module
+  // state with it) instead of being dropped and compiled again.
+  pruneRetired();
   return inst;
+}
+
+std::string JsEnv::stringField(napi_value object, const char* name) {
+  napi_value v;
+  napi_valuetype type = napi_undefined;
+  if (napi_get_named_property(napi_, object, name, &v) != napi_ok || napi_typeof(napi_, v, &type) != napi_ok || type != napi_string)
+    return {};
+  size_t len = 0;
+  napi_get_value_string_utf8(napi_, v, nullptr, 0, &len);
+  std::string out(len, '\0');
+  napi_get_value_string_utf8(napi_, v, out.data(), len + 1, &len);
+  return out;
 }
 
 std::string JsEnv::metricsOf(int instance) {
@@ -502,6 +625,7 @@ void JsEnv::afterHook() {
 
 void JsEnv::runLoop() {
   if (exited_) return;
+  pruneRetired();
   {
     WatchdogScope watchdog(watchdog_.get(), budget_ms_);
     uv_run(setup_->event_loop(), UV_RUN_NOWAIT);

@@ -1,6 +1,8 @@
 // One embedded Node environment. Each Envoy worker thread gets its own, created on that thread the
 // first time a stream needs it; the main thread has one for config-time validation. An environment is
-// only ever touched on its own thread (invariant 1) and destroyed there (invariant 5).
+// only ever touched on its own thread (invariant 1) and destroyed there (invariant 5). Configs Envoy
+// destroyed are unloaded by each environment on its own thread: the main thread's at once, a worker's
+// when it next makes a stream or runs its loop (configGone, pruneRetired).
 #pragma once
 #include <node.h>
 #include <node_api.h>
@@ -45,6 +47,11 @@ class JsEnv {
   // Destroys retired environments whose streams are all gone (worker thread).
   static void reapRetired();
   static JsEnv* from(napi_env env);
+  // A filter or per-route config exists (main thread, before anything loads it).
+  static void configCreated(uint64_t id);
+  // Envoy destroyed a config (any thread). Every environment drops what it made of it on its own
+  // thread; on the main thread its environment does so now, or goes when no config is left.
+  static void configGone(uint64_t id);
 
   ~JsEnv();
   JsEnv(const JsEnv&) = delete;
@@ -54,9 +61,12 @@ class JsEnv {
     int index = -1;
     uint32_t handlers = 0;  // bit per Phase: the filter defines that handler
   };
-  // The bootstrap's instance of a filter config in this environment, loading its bundle on first use.
-  // index is -1 (with *error set) on failure.
-  Instance instanceFor(const FilterConfig& config, std::string* error);
+  // The bootstrap's instance of a filter config in this environment, loading its bundle on first use:
+  // from the config's validated text when it has one (workers), else from the file (the main thread at
+  // config time, which gets the text and identity it loaded in *source and *identity). index is -1
+  // (with *error set) on failure.
+  Instance instanceFor(const FilterConfig& config, std::string* error, std::string* source = nullptr,
+                       std::string* identity = nullptr);
 
   // The filter's metric declarations as JSON ([{kind, name, labels}]), main thread at config time.
   std::string metricsOf(int instance);
@@ -103,13 +113,18 @@ class JsEnv {
   JsEnv() = default;
   bool create(bool worker, std::string* error);
   void retire();
-  enum Fn { kDispatch, kData, kBody, kCallout, kClosed, kLoad, kCheckRoute, kRoute, kMetrics, kFnCount };
+  // Unloads the instances and per-route configs of configs Envoy destroyed since the last look. On every
+  // entry that may load or run JS; costs one atomic load when nothing changed.
+  void pruneRetired();
+  enum Fn { kDispatch, kData, kBody, kCallout, kClosed, kLoad, kCheckRoute, kRoute, kMetrics, kUnload, kUnroute, kFnCount };
   napi_value callApi(Fn fn, size_t argc, const napi_value* argv, std::string* error);
   // Runs the loop until a LoadState-shaped object reports done; false (with *error) on failure.
   bool waitLoaded(napi_value state, const std::string& what, std::string* error);
   Outcome toOutcome(napi_value r, const char* what, const std::string& error);
   napi_value num(double v);
   napi_value str(const std::string& s);
+  // A string property of a JS object, '' if it is not a string.
+  std::string stringField(napi_value object, const char* name);
   static napi_value initBinding(napi_env env, napi_value exports);
   static size_t nearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
 
@@ -134,6 +149,8 @@ class JsEnv {
   std::map<uint64_t, Instance> instances_;  // by filter config id
   std::set<std::pair<int, uint64_t>> routes_;  // (instance, per-route config id) already parsed in JS
   int worker_index_ = -1;
+  bool worker_ = false;
+  uint64_t seen_generation_ = 0;  // of the live-config set (js_env.cc), as of the last pruneRetired
   uint64_t copied_ = 0;
   uint32_t* closed_ids_ = nullptr;  // the api's closedIds Uint32Array; kept alive by api_
   uint32_t closed_capacity_ = 0;

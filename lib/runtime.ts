@@ -595,6 +595,14 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       const inst = instances[index];
       if (!inst) return;
       instances[index] = undefined;
+      // Envoy destroys a config after its last stream, but JS may not have heard of every completion yet
+      // (the closedIds batch): forget them now, or they keep the instance's config reachable.
+      reapClosed();
+      for (const [id, s] of streams) {
+        if (s.instance !== inst) continue;
+        streams.delete(id);
+        s.close();
+      }
       releaseBundle(inst.bundle);
     },
 

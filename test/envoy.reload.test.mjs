@@ -8,12 +8,16 @@
 //      listener_manager.lds.update_rejected goes up, no request fails); then the swap to B: no request
 //      fails, new connections get B, a stream parked in A's async handler across the swap finishes on A
 //      within the drain time, one parked longer than the drain time is cut when the old chain goes.
-//      Then what is left of A once Envoy destroyed its config: every environment still holds A's
-//      instance (marked todo: the module never unloads anything; see UNLOAD_TODO).
-//   2. NODEVOY_RELOAD_PUSHES (6) updates of one bundle with a new config each: each environment keeps an
-//      instance per config it ever served (todo, same cause).
-//   3. A bundle rewritten in place at the same path (todo: the module serves the old code from Node's
-//      require cache, and accepts a syntax error there).
+//      Then what is left of A once Envoy destroyed its config: nothing (the main thread's environment
+//      unloads A's instance at once, each worker's when it next makes a stream), and the memory A held
+//      is given back.
+//   2. NODEVOY_RELOAD_PUSHES (6) updates of one bundle with a new config each: each environment keeps
+//      only the live config's instance, and RSS stays flat.
+//   3. A bundle rewritten in place at the same path, CommonJS and ES module: new configs run the new
+//      code on every worker; a syntax error written there is rejected. A worker runs the CommonJS text
+//      validated for its config even if the file changed again before it loaded; an ES module loads from
+//      its file (Node 18 has no supported way to compile one from a given text), so it runs the file as it is,
+//      with a warning in the log.
 //
 // Knobs: NODEVOY_RELOAD_CONCURRENCY (2), NODEVOY_RELOAD_INFLIGHT (8 requests in flight, half on
 // keep-alive connections, half on a fresh connection each), NODEVOY_RELOAD_BALLAST_MB (32 MB that
@@ -197,11 +201,9 @@ async function probeWorkers(env, count) {
   return probes;
 }
 
-// The module's config_destroy (envoy-filter/module.cc) deletes the C++ FilterConfig and nothing else
-// (the main thread's environment goes only when no config is left at all): JsEnv::instances_, the
-// runtime's `instances` array (lib/runtime.ts) and require.cache are never pruned, so every environment
-// keeps each instance it ever made, with its parsed config and whatever the bundle's module holds.
-const UNLOAD_TODO = 'config_destroy releases nothing in the Node environments (JsEnv::instances_, runtime instances[], require.cache are never pruned)';
+/** The module's log lines saying an environment unloaded instances of destroyed configs (JsEnv::pruneRetired). */
+const unloadLines = (env) => env.host.stderr().split('\n').filter((l) => l.includes('filter instance(s) of destroyed configs'))
+  .map((l) => l.replace(/^.*nodevoy: /, ''));
 
 const failed = (results) => results.filter((r) => r.error || r.status !== 200);
 const summary = (results) => {
@@ -246,8 +248,10 @@ if (!onEnvoy) {
     // --- the swap to B, with two streams parked in A's async handler
     const shortPark = 1500;  // finishes within the drain time
     const longPark = (DRAIN_S + 3) * 1000;  // outlives the old filter chain
+    let longStarted = 0;
     const parked = (ms) => {
       const started = Date.now();
+      if (ms === longPark) longStarted = started;
       return request(env.port, { agent: false, path: `/parked/${ms}`, headers: { 'x-delay-ms': String(ms) }, timeoutMs: longPark + 10000 }).then(
         (r) => ({ started, ended: Date.now(), status: r.status, bundle: r.headers['x-bundle'] }),
         (e) => ({ started, ended: Date.now(), error: e.code || e.message }),
@@ -293,19 +297,26 @@ if (!onEnvoy) {
     t.comment(`keep-alive requests served by A after the swap (old connections, draining): ${oldKeepAlive}`);
 
     // --- what is left of A in each worker environment (probed from B), now that Envoy destroyed A's
-    // filter config with its drained filter chain (see UNLOAD_TODO)
+    // filter config with its drained filter chain. The cut stream's handler is still awaiting its timer
+    // (JS cannot be cancelled) and holds its ctx, and so A's config, until that timer fires: wait for it.
+    await sleep(Math.max(0, longStarted + longPark + 300 - Date.now()));
     const probes = await probeWorkers(env, CONCURRENCY);
     const rssAfter = env.rssMb();
     t.comment(`RSS with A in every environment: ${rssWithA.toFixed(0)} MB; after the swap to B and the drain: ${rssAfter.toFixed(0)} MB` +
       ` (A holds ${BALLAST_MB} MB in each of ${CONCURRENCY + 1} environments)`);
     for (const [id, h] of probes) {
       t.equal(h['x-a-made'], '1', `worker environment ${id}: A made one instance there`);
-      t.equal(h['x-a-alive'], '0', `worker environment ${id}: A's instance is garbage-collected (alive: ${h['x-a-alive']})`, { todo: UNLOAD_TODO });
-      t.equal(h['x-a-cached'], '0', `worker environment ${id}: bundle A left the require cache (entries: ${h['x-a-cached']})`, { todo: UNLOAD_TODO });
+      t.equal(h['x-a-alive'], '0', `worker environment ${id}: A's instance is garbage-collected (alive: ${h['x-a-alive']})`);
+      t.equal(h['x-a-cached'], '0', `worker environment ${id}: bundle A left the require cache (entries: ${h['x-a-cached']})`);
     }
-    // Only the workers' environments ran a full GC (the probes); the main thread's runs no JS now.
-    t.ok(rssAfter < rssWithA - 0.75 * BALLAST_MB * CONCURRENCY, `RSS fell by A's ballast in every worker environment (${rssWithA.toFixed(0)} -> ${rssAfter.toFixed(0)} MB)`,
-      { todo: UNLOAD_TODO });
+    const unloads = unloadLines(env);
+    t.comment(unloads.join('\n'));
+    t.ok(unloads.some((l) => l.startsWith("the main thread's")), "the main thread's environment unloaded A's instance when Envoy destroyed A's config");
+    t.ok(unloads.filter((l) => l.startsWith("a worker's")).length >= CONCURRENCY, 'each worker environment unloaded it at its next stream');
+    // Every environment collected at the unload (and the workers' again in the probes). Not all of it
+    // goes back to the OS (the allocator keeps some; measured: 71-72 MB of the 96 MB on Envoy 1.40).
+    const held = BALLAST_MB * (CONCURRENCY + 1);
+    t.ok(rssAfter < rssWithA - 0.5 * held, `RSS fell by more than half of the ${held} MB A held (${rssWithA.toFixed(0)} -> ${rssAfter.toFixed(0)} MB)`);
     t.equal(failed(await Promise.all(Array.from({ length: 20 }, (_, i) => request(env.port, { agent: i % 2 ? false : undefined })))).length, 0, 'Envoy keeps serving');
   });
 
@@ -335,52 +346,74 @@ if (!onEnvoy) {
     t.comment(`RSS ${rss0.toFixed(0)} MB after the first config, ${rss1.toFixed(0)} MB after ${PUSHES} more (each instance holds ${mbEach} MB)`);
     for (const [id, h] of last) {
       t.ok(Number(h['x-a-made']) > Number(first.get(id)?.['x-a-made'] ?? 1), `worker environment ${id} made an instance per config it served (${h['x-a-made']})`);
-      t.equal(h['x-a-alive'], '1', `worker environment ${id}: only the live config's instance is left (alive: ${h['x-a-alive']} of ${h['x-a-made']})`, { todo: UNLOAD_TODO });
+      t.equal(h['x-a-alive'], '1', `worker environment ${id}: only the live config's instance is left (alive: ${h['x-a-alive']} of ${h['x-a-made']})`);
+      t.equal(h['x-a-cached'], '1', `worker environment ${id}: the bundle, still used by the live config, stays cached once (entries: ${h['x-a-cached']})`);
     }
-    t.ok(rss1 - rss0 < 2 * mbEach * (CONCURRENCY + 1), `RSS did not grow with each update (+${(rss1 - rss0).toFixed(0)} MB)`, { todo: UNLOAD_TODO });
+    t.ok(rss1 - rss0 < 2 * mbEach * (CONCURRENCY + 1), `RSS did not grow with each update (+${(rss1 - rss0).toFixed(0)} MB)`);
   });
 
-  t.test('a bundle rewritten in place at the same path, then a listener update', async (t) => {
-    // The usual deploy: rebuild dist/index.js where it is and push a config that points at it. The
-    // bundle lives in a temp dir, so it names the SDK by its absolute path.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-bundle-'));
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const bundle = path.join(dir, 'filter.cjs');
-    const sdk = path.join(repoRoot, 'dist', 'lib', 'index.js');
-    const writeBundle = (tag) =>
-      fs.writeFileSync(bundle, `const { defineFilter } = require(${JSON.stringify(sdk)});\n` +
-        `exports.bundle = defineFilter({ onResponseHeaders(res) { res.headers.set('x-bundle', ${JSON.stringify(tag)}); } });\n`);
-    writeBundle('v1');
-    const env = await startLdsEnvoy(t, (port) => listener(port, bundle, { rev: 1 }));
-    await warmAllWorkers(env, CONCURRENCY);
-    const tally = async (n) => {
-      const out = {};
-      for (let i = 0; i < n; i++) {
-        const r = await request(env.port, { agent: false });
-        const k = r.status === 200 ? r.headers['x-bundle'] : `status ${r.status}`;
-        out[k] = (out[k] || 0) + 1;
+  for (const kind of ['cjs', 'mjs']) {
+    t.test(`a bundle rewritten in place at the same path, then a listener update (${kind === 'cjs' ? 'CommonJS' : 'ES module'})`, async (t) => {
+      // The usual deploy: rebuild dist/index.js where it is and push a config that points at it. The
+      // bundle lives in a temp dir, so it names the SDK by its absolute path.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-bundle-'));
+      t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const bundle = path.join(dir, `filter.${kind}`);
+      const sdk = JSON.stringify(path.join(repoRoot, 'dist', 'lib', 'index.js'));
+      const writeBundle = (tag) => {
+        const def = `defineFilter({ onResponseHeaders(res) { res.headers.set('x-bundle', ${JSON.stringify(tag)}); } })`;
+        fs.writeFileSync(bundle, kind === 'cjs'
+          ? `const { defineFilter } = require(${sdk});\nexports.bundle = ${def};\n`
+          : `import sdk from ${sdk};\nconst { defineFilter } = sdk;\nexport const bundle = ${def};\n`);
+      };
+      writeBundle('v1');
+      const env = await startLdsEnvoy(t, (port) => listener(port, bundle, { rev: 1 }));
+      await warmAllWorkers(env, CONCURRENCY);
+      const tally = async (n) => {
+        const out = {};
+        for (let i = 0; i < n; i++) {
+          const r = await request(env.port, { agent: false });
+          const k = r.status === 200 ? r.headers['x-bundle'] : `status ${r.status}`;
+          out[k] = (out[k] || 0) + 1;
+        }
+        return out;
+      };
+      t.same(Object.keys(await tally(10)), ['v1'], 'every worker serves v1');
+
+      // A new build at the same path, and a config change so that Envoy makes a new filter config.
+      writeBundle('v2');
+      let before = await env.stats();
+      env.push(listener(env.port, bundle, { rev: 2 }));
+      t.equal(await outcomeOf(env, before), 'accepted', 'the update is accepted');
+      await sleep(DRAIN_S * 1000 + 500);
+      const seen = await tally(30);
+      t.same(seen, { v2: 30 }, `new streams run the new code (seen: ${JSON.stringify(seen)})`);
+
+      // v3, validated by the update; then v4 lands on disk before any worker made a stream of the new
+      // config. A worker compiles the CommonJS text the main thread validated; an ES module loads from
+      // its file, so there the workers run v4 and say so (README, "Rewriting a bundle in place").
+      writeBundle('v3');
+      before = await env.stats();
+      env.push(listener(env.port, bundle, { rev: 3 }));
+      t.equal(await outcomeOf(env, before), 'accepted', 'the update to v3 is accepted');
+      writeBundle('v4');
+      const loaded = await tally(30);
+      const current = kind === 'cjs' ? 'v3' : 'v4';
+      if (kind === 'cjs') {
+        t.same(loaded, { v3: 30 }, `workers run v3, the version validated, though v4 was on disk when they loaded it (seen: ${JSON.stringify(loaded)})`);
+      } else {
+        t.same(loaded, { v4: 30 }, `workers import the file as it is when they load it: v4 (seen: ${JSON.stringify(loaded)})`);
+        t.match(env.host.stderr(), /filter\.mjs changed on disk since its config was validated/, 'and log that it is not the text validated');
       }
-      return out;
-    };
-    t.same(Object.keys(await tally(10)), ['v1'], 'every worker serves v1');
 
-    // A new build at the same path, and a config change so that Envoy makes a new filter config.
-    writeBundle('v2');
-    let before = await env.stats();
-    env.push(listener(env.port, bundle, { rev: 2 }));
-    t.equal(await outcomeOf(env, before), 'accepted', 'the update is accepted');
-    await sleep(DRAIN_S * 1000 + 500);
-    const seen = await tally(30);
-    const todo = 'the runtime loads bundles with require() (lib/runtime.ts importBundle): each environment serves the code it first cached for that path';
-    t.same(seen, { v2: 30 }, `new streams run the new code (seen: ${JSON.stringify(seen)})`, { todo });
-
-    // The same path, now with a syntax error.
-    fs.writeFileSync(bundle, 'exports.bundle = {;\n');
-    before = await env.stats();
-    env.push(listener(env.port, bundle, { rev: 3 }));
-    const outcome = await outcomeOf(env, before);
-    t.equal(outcome, 'rejected', `an update whose bundle has a syntax error is rejected (it was ${outcome})`, { todo });
-    const after = await tally(20);
-    t.notOk(Object.keys(after).some((k) => k.startsWith('status')), `traffic is unaffected (seen: ${JSON.stringify(after)})`);
-  });
+      // The same path, now with a syntax error.
+      fs.writeFileSync(bundle, kind === 'cjs' ? 'exports.bundle = {;\n' : 'export const bundle = {;\n');
+      before = await env.stats();
+      env.push(listener(env.port, bundle, { rev: 4 }));
+      const outcome = await outcomeOf(env, before);
+      t.equal(outcome, 'rejected', `an update whose bundle has a syntax error is rejected (it was ${outcome})`);
+      const after = await tally(20);
+      t.same(after, { [current]: 20 }, `traffic is unaffected: ${current} still serves (seen: ${JSON.stringify(after)})`);
+    });
+  }
 }
