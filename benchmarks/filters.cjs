@@ -112,11 +112,16 @@ const ops = {
     for (let i = 0; i < k; i++) for (const _ of h.entries()) c++;
     sink = c;
   },
+  'headers.raw() full copy': (h, ctx, k) => {
+    let c = 0;
+    for (let i = 0; i < k; i++) c += h.raw().length;
+    sink = c;
+  },
   'ctx.log.debug at a disabled level': (h, ctx, k) => {
     for (let i = 0; i < k; i++) ctx.log.debug('not logged');
   },
 };
-const opScale = { 'headers.entries() full iteration': 1 / 20 };  // ~20x the cost of one get
+const opScale = { 'headers.entries() full iteration': 1 / 20, 'headers.raw() full copy': 1 / 20 };  // ~20x the cost of one get
 
 exports.micro = defineFilter({
   onRequestHeaders(req, ctx) {

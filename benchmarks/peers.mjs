@@ -53,3 +53,43 @@ export const wasmRewrite = {
     },
   },
 };
+
+/**
+ * Lua's side of the price list: GET /__bench/luamicro?op=NAME&n=N runs one header operation N times (after
+ * a warm-up) and answers {op, n, ns} (os.clock, CPU time). Each op calls through a closure; "empty" is
+ * that loop alone, for scale. Other paths pass through.
+ */
+export const LUA_MICRO_OPS = {
+  empty: 'empty loop (closure call)',
+  get: 'headers():get (present)',
+  absent: 'headers():get (absent)',
+  set: 'headers():replace',
+  addremove: 'headers():add + remove',
+  iterate: 'pairs(headers()) full iteration',
+};
+export const luaMicro = lua('lua_micro', `
+function envoy_on_request(h)
+  local hs = h:headers()
+  local path = hs:get(":path")
+  if string.sub(path, 1, 16) ~= "/__bench/luamicr" then return end
+  local op = string.match(path, "op=([%a]+)")
+  local n = tonumber(string.match(path, "n=(%d+)")) or 10000
+  local sink
+  local f
+  if op == "empty" then f = function() sink = 1 end
+  elseif op == "get" then f = function() sink = hs:get("x-bench-a") end
+  elseif op == "absent" then f = function() sink = hs:get("x-bench-none") end
+  elseif op == "set" then f = function() hs:replace("x-bench-set", "value") end
+  elseif op == "addremove" then f = function() hs:add("x-bench-app", "v"); hs:remove("x-bench-app") end
+  elseif op == "iterate" then f = function() local c = 0; for k, v in pairs(hs) do c = c + 1 end; sink = c end
+  else
+    h:respond({[":status"] = "404"}, "unknown op")
+    return
+  end
+  for i = 1, math.min(n, 5000) do f() end
+  local t0 = os.clock()
+  for i = 1, n do f() end
+  local ns = (os.clock() - t0) * 1e9 / n
+  h:respond({[":status"] = "200", ["content-type"] = "application/json"}, string.format('{"op":"%s","n":%d,"ns":%.1f}', op, n, ns))
+end
+`);

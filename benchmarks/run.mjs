@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, hostConfig, startHost, startUpstream, request, sleep, hostBinary, proxyNamed } from '../test/lib/harness.mjs';
-import { luaCallout, luaNoop, luaRewrite, wasmModule, wasmRewrite } from './peers.mjs';
+import { LUA_MICRO_OPS, luaCallout, luaMicro, luaNoop, luaRewrite, wasmModule, wasmRewrite } from './peers.mjs';
 import {
   here, cpuSeconds, rssKb, startNginx, startFastUpstream, nginxAvailable, njsAvailable, wrkScript, runWrk,
   machineInfo, versions,
@@ -402,17 +402,45 @@ async function microBench() {
     for (let i = 0; i < params.microReps; i++) {
       for (const op of list.ops) reps[op].push(await get(`op=${encodeURIComponent(op)}&n=${params.microN}`));
     }
-    const label = (op) => (op === 'headers.entries() full iteration' ? `${op} (${list.headerCount} headers)` : op);
-    return {
+    const label = (op) => (/full (iteration|copy)/.test(op) ? `${op} (${list.headerCount} headers)` : op);
+    const out = {
       headerCount: list.headerCount,
       reps,
       ns: Object.fromEntries(list.ops.map((op) => [label(op), median(reps[op].map((x) => x.ns))])),
       n: Object.fromEntries(list.ops.map((op) => [label(op), reps[op][0].n])),
     };
+    if (mainProxy.kind === 'envoy') Object.assign(out.lua = {}, await luaMicroBench(headers));
+    return out;
   } catch (e) {
     return { failed: reason(e) };
   } finally {
     await host?.stop();
+  }
+}
+
+/** The same header operations in Envoy's Lua filter, for the price list. */
+async function luaMicroBench(headers) {
+  const port = await freePort();
+  let envoy;
+  try {
+    envoy = await startHost(hostYaml(port, [luaMicro]), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning' });
+    const ns = {};
+    const n = {};
+    for (const [op, label] of Object.entries(LUA_MICRO_OPS)) {
+      const runs = [];
+      for (let i = 0; i < params.microReps; i++) {
+        const r = await request(port, { path: `/__bench/luamicro?op=${op}&n=${params.microN}`, headers, timeoutMs: 30000 });
+        if (r.status !== 200) throw new Error(`lua ${op}: status ${r.status}: ${r.body.slice(0, 200)}`);
+        runs.push(JSON.parse(r.body));
+      }
+      ns[op === 'iterate' ? `${label} (${Object.keys(headers).length + 5}+ headers)` : label] = median(runs.map((x) => x.ns));
+      n[label] = runs[0].n;
+    }
+    return { ns, n };
+  } catch (e) {
+    return { failed: reason(e) };
+  } finally {
+    await envoy?.stop();
   }
 }
 
@@ -422,7 +450,9 @@ function prices(micro) {
     // skipped
   } else if (micro.failed) rows.push({ name: 'in-process operations (headers, log)', failed: micro.failed, method: 'in-process loop' });
   else {
-    for (const [name, v] of Object.entries(micro.ns)) rows.push({ name, value: v, unit: 'ns', method: `in-process loop, n=${micro.n[name]}, median of ${params.microReps}` });
+    for (const [name, v] of Object.entries(micro.ns)) rows.push({ name: `JS ${name}`, value: v, unit: 'ns', method: `in-process loop on ${mainProxy.label}, n=${micro.n[name]}, median of ${params.microReps}` });
+    if (micro.lua?.failed) rows.push({ name: 'Lua header operations', failed: micro.lua.failed, method: 'in-process loop' });
+    else for (const [name, v] of Object.entries(micro.lua?.ns ?? {})) rows.push({ name: `Lua ${name}`, value: v, unit: 'ns', method: `Envoy's Lua filter, os.clock around ${params.microN} calls, median of ${params.microReps}` });
   }
   // Differences between end-to-end rows, for each proxy at the first worker count.
   for (const proxy of proxies) {
