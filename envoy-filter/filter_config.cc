@@ -78,7 +78,7 @@ std::string configText(const nlohmann::json& doc) { return doc.contains("config"
 std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
                                                    std::string_view filter_name, std::string_view json, std::string* error) {
   nlohmann::json doc;
-  if (!parseObject(json, {"module", "config", "failure_mode", "failure_status", "sync_budget_ms", "async_budget_ms"},
+  if (!parseObject(json, {"module", "config", "failure_mode", "failure_status", "sync_budget_ms", "async_budget_ms", "js_time_histogram"},
                    "filter_config", &doc, error))
     return nullptr;
   if (!doc.contains("module") || !doc["module"].is_string() || doc["module"].get<std::string>().empty()) {
@@ -121,6 +121,13 @@ bool FilterConfig::parsePolicy(const nlohmann::json& doc, std::string* error) {
     }
     fail_open_ = m == "fail_open";
   }
+  if (doc.contains("js_time_histogram")) {
+    if (!doc["js_time_histogram"].is_boolean()) {
+      *error = "filter_config.js_time_histogram must be true or false";
+      return false;
+    }
+    js_time_histogram_ = doc["js_time_histogram"].get<bool>();
+  }
   auto number = [&](const char* key, uint32_t lo, uint32_t hi, uint32_t* out) {
     if (!doc.contains(key)) return true;
     const auto& v = doc[key];
@@ -154,7 +161,7 @@ bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_en
   };
   if (!define(MetricKind::Counter, "nodevoy.requests", {}, &requests_) ||
       !define(MetricKind::Counter, "nodevoy.errors", {"kind"}, &errors_) ||
-      !define(MetricKind::Histogram, "nodevoy.js_time_us", {"phase"}, &js_time_))
+      (js_time_histogram_ && !define(MetricKind::Histogram, "nodevoy.js_time_us", {"phase"}, &js_time_)))
     return false;
   auto decls = nlohmann::json::parse(declarations, nullptr, false);
   if (!decls.is_array()) {

@@ -248,6 +248,7 @@ void StreamFilter::openStream() {
 Outcome StreamFilter::call(Phase phase) {
   openStream();
   if (route_failed_) return Outcome::Failed;
+  if (!config_.recordsJsTime()) return env_->dispatch(phase, instance_, id_, route_);
   const auto t0 = std::chrono::steady_clock::now();
   Outcome o = env_->dispatch(phase, instance_, id_, route_);
   recordJsTime(phase, microsSince(t0));
@@ -278,6 +279,7 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
 void StreamFilter::budgetJs() { env_->setSyncBudget(config_.syncBudgetMs()); }
 
 void StreamFilter::recordJsTime(Phase phase, uint64_t micros) {
+  if (!config_.recordsJsTime()) return;
   const char* name = phaseName(phase);
   envoy_dynamic_module_type_module_buffer label = moduleBuffer(name);
   envoy_dynamic_module_callback_http_filter_record_histogram_value(envoy_, config_.jsTimeHistogram(), &label, 1, micros);

@@ -233,7 +233,7 @@ same('callouts: to a cluster, a missing cluster and an unreachable one', { filte
 
 same('attributes and metadata seen by JS and native filters', { filters: [js('attributes'), fx('attributes')] }, exchange(GET('/attrs?x=1')));
 
-same('metric names and values on /stats and /stats/prometheus', { filters: [fx('metrics'), js('reporter')] }, async (io) => {
+same('metric names and values on /stats and /stats/prometheus', { filters: [fx('metrics'), js('reporter', { js_time_histogram: true })] }, async (io) => {
   await exchange(GET('/m1'), `POST /m2 HTTP/1.1\r\nhost: c\r\ncontent-length: 2\r\n\r\nhi`)(io);
   await sleep(700);  // past one stats flush (hostConfig sets 0.5 s): histograms show their samples
   const ours = (line) => /fixture|nodevoy|dynamicmodulescustom/.test(line);

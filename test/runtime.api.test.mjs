@@ -148,7 +148,7 @@ t.test('per-route config: merged over the filter config, validated by schemas at
 });
 
 t.test('metrics: declared counters, gauges and histograms, and nodevoy\'s own, as host stats', async (t) => {
-  const { port, adminPort } = await withHost(t, { filters: [js('metered')] });
+  const { port, adminPort } = await withHost(t, { filters: [{ module: 'nodevoy', filterName: 'metered', config: { module: bundle, config: {}, js_time_histogram: true } }] });
   for (let i = 0; i < 3; i++) await request(port, { path: '/m' });
   const r = await request(port, { method: 'POST', path: '/m', body: 'x' });
   t.equal(r.status, 200);
@@ -158,7 +158,18 @@ t.test('metrics: declared counters, gauges and histograms, and nodevoy\'s own, a
   t.match(stats, /^dynamicmodulescustom\.metered\.inflight: 7$/m, 'gauge');
   t.match(stats, /metered\.sizes/, 'histogram');
   t.match(stats, /^dynamicmodulescustom\.metered\.nodevoy\.requests: 4$/m, 'nodevoy counts streams handled');
-  t.match(stats, /metered\.nodevoy\.js_time_us.*request_headers/, 'JS time per phase');
+  t.match(stats, /metered\.nodevoy\.js_time_us.*request_headers/, 'JS time per phase (js_time_histogram)');
+});
+
+t.test('metrics: nodevoy.js_time_us is off unless js_time_histogram asks; a non-boolean is refused', async (t) => {
+  const { port, adminPort } = await withHost(t, { filters: [js('metered')] });
+  t.equal((await request(port, { path: '/m' })).status, 200);
+  const stats = await adminGet(adminPort, '/stats');
+  t.match(stats, /^dynamicmodulescustom\.metered\.nodevoy\.requests: 1$/m);
+  t.notMatch(stats, /js_time_us/, 'no histogram defined or recorded');
+  const bad = await runHostExpectFailure(hostConfig({ port: await freePort(), filters: [{ module: 'nodevoy', filterName: 'metered', config: { module: bundle, js_time_histogram: 'yes' } }], clusters: { upstream: 9 } }));
+  t.not(bad.code, 0);
+  t.match(bad.stderr, /filter_config\.js_time_histogram must be true or false/);
 });
 
 t.test('logging: ctx.log and console land in the log at their levels', async (t) => {

@@ -243,7 +243,7 @@ t.test('metrics: declared and nodevoy\'s own, accumulated across runs of a loade
       if (req.headers.has('x-bad')) ctx.metrics.hits.inc(1);  // labels missing: throws
     },
   });
-  const loaded = await loadFilter(f, { filterName: 'm' });
+  const loaded = await loadFilter(f, { filterName: 'm', jsTimeHistogram: true });
   await loaded.run({ request: { path: '/a' } });
   await loaded.run({ request: { path: '/abc', method: 'POST' } });
   const r = await loaded.run({ request: { path: '/', headers: { 'x-bad': '1' } } });

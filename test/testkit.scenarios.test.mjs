@@ -25,6 +25,7 @@ function optionsOf(s) {
     failureStatus: p.failure_status,
     syncBudgetMs: p.sync_budget_ms,
     asyncBudgetMs: p.async_budget_ms,
+    jsTimeHistogram: p.js_time_histogram,
     config: s.config,
     routeConfig: s.routeConfig,
     bufferLimit: s.bufferLimit,

@@ -88,7 +88,9 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   readonly logs: LogEntry[] = [];
   metrics!: MetricStore;
   private metricDefs: MetricDef[] = [];
-  private own!: { requests: MetricDef; errors: MetricDef; jsTime: MetricDef };
+  private own!: { requests: MetricDef; errors: MetricDef; jsTime?: MetricDef };
+  /** filter_config.js_time_histogram: nodevoy.js_time_us is defined and recorded only when set. */
+  jsTimeHistogram = false;
   private readonly streams = new Map<number, ModuleStream>();
   private readonly fakes = new Map<number, FakeStream>();
   private nextStream = 1;
@@ -115,7 +117,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     this.own = {
       requests: { type: 'counter', name: full('nodevoy.requests'), labels: [] },
       errors: { type: 'counter', name: full('nodevoy.errors'), labels: ['kind'] },
-      jsTime: { type: 'histogram', name: full('nodevoy.js_time_us'), labels: ['phase'] },
+      ...(this.jsTimeHistogram ? { jsTime: { type: 'histogram', name: full('nodevoy.js_time_us'), labels: ['phase'] } as MetricDef } : {}),
     };
     const decls = JSON.parse(declarations) as { kind: number; name: string; labels: string[] }[];
     this.metricDefs = decls.map((d) => ({ type: KINDS[d.kind] ?? 'counter', name: full(d.name), labels: d.labels }));
@@ -181,7 +183,7 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   watchClose(): void {}
 
   recordJsTime(phase: string, micros: number): void {
-    this.metrics.record(this.own.jsTime, [phase], 'record', micros);
+    if (this.own.jsTime) this.metrics.record(this.own.jsTime, [phase], 'record', micros);
   }
 
   // ---- NativeBinding ----

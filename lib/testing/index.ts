@@ -186,6 +186,9 @@ function applyPolicy(env: KitEnv, o: FilterOptions): void {
   env.failureStatus = number('failure_status', o.failureStatus, 200, 599) ?? env.failureStatus;
   env.syncBudgetMs = number('sync_budget_ms', o.syncBudgetMs, 1, 60000) ?? env.syncBudgetMs;
   number('async_budget_ms', o.asyncBudgetMs, 1, 3600000);
+  if (o.jsTimeHistogram !== undefined && typeof o.jsTimeHistogram !== 'boolean')
+    throw new FilterConfigError('filter_config.js_time_histogram must be true or false');
+  env.jsTimeHistogram = o.jsTimeHistogram ?? false;
 }
 
 class LoadedFilter implements TestFilter {

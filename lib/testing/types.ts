@@ -250,6 +250,8 @@ export interface FilterOptions extends RunOptions {
   syncBudgetMs?: number;
   /** `filter_config.async_budget_ms`: how long an async handler may take to settle (default 15000); then 504. */
   asyncBudgetMs?: number;
+  /** `filter_config.js_time_histogram`: record `nodevoy.js_time_us{phase}` for every call into JS. Default false. */
+  jsTimeHistogram?: boolean;
   /** For a FilterDefinition: the filter's name (Envoy's filter_name) in log lines and metric names. Default "filter". */
   filterName?: string;
   /** The listener's per-connection buffer limit (bytes) a buffered body may not exceed. Default 1 MiB, as Envoy. */

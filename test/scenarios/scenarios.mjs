@@ -8,7 +8,8 @@
 //
 // Scenario fields:
 //   name, filter (export name), config, routeConfig (per-route override), bufferLimit
-//   policy:   filter_config's failure_mode, failure_status, sync_budget_ms, async_budget_ms (Envoy's names)
+//   policy:   filter_config's failure_mode, failure_status, sync_budget_ms, async_budget_ms, js_time_histogram
+//             (Envoy's names)
 //   request:  { method, path, headers, body (string | chunks array), trailers }
 //   upstream: (req) => { status, headers, body (string | chunks array), trailers }   default: echo JSON
 //             req: { method, path, headers, body, trailers } as the upstream received it
@@ -214,6 +215,7 @@ export const scenarios = [
   {
     name: 'declared metrics and nodevoy\'s own',
     filter: 'metered',
+    policy: { js_time_histogram: true },
     request: { method: 'POST', path: '/m', body: 'x' },
     expect: {
       response: { status: 200 },
