@@ -3,7 +3,7 @@
 // and nginx (plain and with njs), all in one run. See benchmarks/README.md.
 //
 //   node benchmarks/run.mjs [--quick] [--rounds N] [--seconds S] [--warmup S] [--connections C]
-//                           [--only REGEX] [--no-memory] [--no-micro] [--no-save]
+//                           [--only REGEX] [--no-memory] [--no-micro] [--no-instructions] [--no-save]
 //                           [--proxies envoy@1.40,host] [--workers 1,2]
 //
 // 1. End to end: every configuration is a proxy process (real Envoy 1.40 and nodevoy-host, each at every
@@ -13,6 +13,8 @@
 //    then measured in alternating rounds (each round visits every configuration; odd rounds in
 //    reverse order). Per run: requests/s, p50/p99/p99.9 latency (wrk), the proxy's CPU µs/request
 //    (/proc/<pid>/stat), RSS after load.
+// 1b. Instructions per request: the Envoy rows (first proxy, first worker count) again, each under
+//    callgrind (benchmarks/lib/instructions.mjs): the repeatable CPU figure, with the same ratios.
 // 2. Price list: in-process loops (the `micro` bench filter) and differences between configurations.
 // 3. Memory: RSS of a 1-worker host with and without a JS filter; route tables of 1/100/10,000 routes
 //    with and without per-route configs.
@@ -28,6 +30,7 @@ import {
   machineInfo, versions,
 } from './lib/procs.mjs';
 import { markdown, svg, ratiosTable } from './lib/report.mjs';
+import { callgrindAvailable, countInstructions } from './lib/instructions.mjs';
 
 // ------------------------------------------------------------------------------------------------
 // options
@@ -48,6 +51,9 @@ const params = {
   microN: quick ? 20000 : 100000,
   microReps: quick ? 3 : 9,
   routeCounts: [1, 100, 10000],
+  // callgrind: sequential keep-alive requests uncounted, then counted
+  instrWarmup: quick ? 3000 : 5000,
+  instrRequests: quick ? 500 : 2000,
 };
 const only = opt('only') ? new RegExp(opt('only'), 'i') : null;
 // Proxies (real Envoy first; the test host's rows stay, labelled) and worker counts measured.
@@ -226,7 +232,7 @@ function nginxHttp(port, directives) {
   }`;
 }
 
-async function startServer(c) {
+async function startServer(c, proxy = c.proxy) {
   const port = await freePort();
   if (c.nginx !== undefined) {
     if (!nginxAvailable()) throw new Error('nginx is not installed (run benchmarks/setup.sh)');
@@ -241,7 +247,9 @@ async function startServer(c) {
     const s = await startNginx({ port, http, njs: c.njs });
     return { port, pid: s.proc.pid, stop: () => s.stop(), log: () => s.output() };
   }
-  const h = await startHost(hostYaml(port, c.filters), { proxy: c.proxy, concurrency: c.workers, check: false, logLevel: 'warning' });
+  const h = await startHost(hostYaml(port, c.filters), {
+    proxy, concurrency: c.workers, check: false, logLevel: 'warning', startTimeoutMs: proxy.wrapper ? 180000 : 30000,
+  });
   return { port, pid: h.proc.pid, stop: () => h.stop(), log: () => h.stderr() };
 }
 
@@ -378,6 +386,54 @@ async function loadBench() {
         .map((p) => [p.template, c.median.cpuUs / p.median.cpuUs])),
     };
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1b. instructions per request (callgrind)
+// ------------------------------------------------------------------------------------------------
+
+// In --quick mode only the rows the targets compare (no-op and header rewrite against Lua, Wasm, native).
+const QUICK_INSTRUCTION_ROWS = /^(no filter|native passthrough|JS sync no-op handler|Lua sync no-op|native header rewrite|JS header rewrite|Lua header rewrite|Wasm header rewrite) \[/;
+
+async function instructionBench() {
+  if (mainProxy.kind !== 'envoy') return { skipped: 'the first proxy is not Envoy' };
+  if (!callgrindAvailable()) return { failed: 'valgrind is not installed (run benchmarks/setup.sh)' };
+  const rows = configs.filter((c) => c.proxy === mainProxy && c.workers === workerCounts[0] && !c.needs && !c.failed && !(quick && !QUICK_INSTRUCTION_ROWS.test(c.name)));
+  for (const c of rows) {
+    say(`callgrind: ${c.name}`);
+    const s = shapes[c.shape];
+    const body = s.bodyRepeat ? s.bodyRepeat[0].repeat(s.bodyRepeat[1]) : undefined;
+    // 64 KiB bodies are slow under valgrind: a tenth of the requests.
+    const scale = body ? 0.1 : 1;
+    try {
+      c.instructions = await countInstructions({
+        proxy: mainProxy,
+        start: (p) => startServer(c, p),
+        shape: { method: s.method, headers: s.headers, body },
+        warmup: Math.round(params.instrWarmup * scale),
+        requests: Math.round(params.instrRequests * scale),
+      });
+    } catch (e) {
+      c.instructionsFailed = reason(e);
+      say(`  failed: ${c.instructionsFailed}`);
+    }
+  }
+  const byName = new Map(rows.map((c) => [c.name, c]));
+  const per = (n) => byName.get(n)?.instructions?.perRequest ?? null;
+  return {
+    rows: rows.map((c) => {
+      const v = c.instructions?.perRequest ?? null;
+      const r = (n) => (v !== null && per(n) ? v / per(n) : null);
+      return {
+        name: c.name, template: c.template, failed: c.instructionsFailed ?? null, perRequest: v,
+        windows: c.instructions?.windows ?? null, requests: c.instructions?.requests ?? null, warmup: c.instructions?.warmup ?? null,
+        base: c.base, twin: c.twin ?? null,
+        vsBase: r(c.base), vsTwin: c.twin ? r(c.twin) : null,
+        vsPeers: Object.fromEntries((c.peers ?? []).filter((n) => per(n)).map((n) => [byName.get(n).template, r(n)])),
+        overBase: v !== null && per(c.base) ? v - per(c.base) : null,
+      };
+    }),
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -620,6 +676,7 @@ say(`upstream: ${upstream.kind} on ${upstream.port}; mode ${mode}: ${params.roun
 
 try {
   await loadBench();
+  data.instructions = flag('no-instructions') ? { skipped: '--no-instructions' } : await instructionBench();
   let micro = null;  // skipped with --no-micro
   if (!flag('no-micro')) {
     say('price list (in-process loops)');
@@ -670,6 +727,8 @@ if (njsRow?.ratios && jsRow?.ratios) {
 data.failures = [
   ...data.load.filter((c) => c.failed).map((c) => `end to end "${c.name}": ${c.failed}`),
   ...data.prices.filter((r) => r.failed).map((r) => `price "${r.name}": ${r.failed}`),
+  ...(data.instructions.failed ? [`instructions: ${data.instructions.failed}`] : []),
+  ...(data.instructions.rows ?? []).filter((r) => r.failed).map((r) => `instructions "${r.name}": ${r.failed}`),
   ...data.memory.env.filter((r) => r.failed).map((r) => `memory "${r.name}": ${r.failed}`),
   ...data.memory.routes.flatMap((r) => Object.keys(routeVariants).filter((v) => r[v].failed).map((v) => `memory ${r.routes} routes, ${v}: ${r[v].failed}`)),
 ];

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent setup for the benchmarks (called by `npm run bench`; CI can call it directly):
 # wrk, nginx with njs (Debian packages nginx + libnginx-mod-http-js) as the measured outside peer, and
-# clang + lld to build the proxy-wasm peer (benchmarks/wasm/header_rewrite.c) that Envoy runs on V8.
+# clang + lld to build the proxy-wasm peer (benchmarks/wasm/header_rewrite.c) that Envoy runs on V8, and
+# valgrind, whose callgrind counts Envoy's instructions per request (the repeatable CPU figure).
 # The nginx package's service is never started: the benchmark runs its own nginx in the foreground.
 set -euo pipefail
 say() { printf '[bench setup] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-PKGS=(wrk nginx libnginx-mod-http-js clang lld)
+PKGS=(wrk nginx libnginx-mod-http-js clang lld valgrind)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -64,6 +64,8 @@ export function markdown(data, { svgFile }) {
   for (const c of data.load) o.push(`- **${c.name}** — ${c.describe}`);
   o.push('');
 
+  o.push(...instructionsSection(data.instructions));
+
   o.push('## Price list');
   o.push('');
   o.push('| operation | cost | method |');
@@ -119,6 +121,37 @@ export function markdown(data, { svgFile }) {
   o.push('Raw figures (every round) are in the JSON file next to this report.');
   o.push('');
   return o.join('\n');
+}
+
+const kilo = (v) => (v === null || v === undefined ? '–' : `${(v / 1000).toFixed(1)}k`);
+
+/** The callgrind table: instructions per request and the same ratios as the end-to-end table. */
+export function instructionsTable(ins) {
+  const rows = ['| configuration | instructions/request (windows min–max) | over no filter | vs no filter | vs twin | vs peers |', '|---|---|---|---|---|---|'];
+  for (const r of ins.rows) {
+    if (r.failed) {
+      rows.push(`| ${r.name} | failed: ${r.failed.replace(/\|/g, '\\|').slice(0, 200)} | | | | |`);
+      continue;
+    }
+    const peers = Object.entries(r.vsPeers).map(([n, x]) => `${ratio(x)} ${n}`).join(', ') || '–';
+    rows.push(`| ${r.name} | ${kilo(r.perRequest)} (${kilo(Math.min(...r.windows))}–${kilo(Math.max(...r.windows))}) | ${r.overBase === null ? '–' : `${r.overBase >= 0 ? '+' : ''}${kilo(r.overBase)}`} | ${ratio(r.vsBase)} | ${r.twin && r.vsTwin !== null ? `${ratio(r.vsTwin)} (${r.twin})` : '–'} | ${peers} |`);
+  }
+  return rows.join('\n');
+}
+
+function instructionsSection(ins) {
+  if (!ins) return [];
+  const o = ['## Instructions per request (callgrind)', ''];
+  if (ins.skipped || ins.failed) return [...o, `Not measured: ${ins.skipped ?? ins.failed}.`, ''];
+  const first = ins.rows.find((r) => !r.failed);
+  o.push(`The repeatable CPU figure: each Envoy row again, alone, under \`valgrind --tool=callgrind\`, started and warmed up uncounted ` +
+    `(${first?.warmup ?? '?'} sequential keep-alive requests), then every instruction of the Envoy process (all threads: workers, V8's GC helpers, ` +
+    `the module's helpers) counted over ${first?.requests ?? '?'} more in ${first?.windows?.length ?? '?'} windows, the median window shown (a tenth of the requests for the 64 KiB POST rows). It does not see time blocked in the kernel or cache misses; ` +
+    'the wall-clock table above does, with its noise. A GC cycle that falls in the counted window moves a JS row by a few thousand.');
+  o.push('');
+  o.push(instructionsTable(ins));
+  o.push('');
+  return o;
 }
 
 /** Horizontal bars: proxy CPU per request and req/s, each relative to the matching no-filter run. */

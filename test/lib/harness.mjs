@@ -508,7 +508,9 @@ export const proxyNamed = (spec) => makeProxy(buildDir, spec);
 function spawnHost(yaml, { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel, proxy: which = proxy } = {}) {
   const file = tempFile('envoy.yaml', yaml);
   const argv = ['-c', file, ...proxyArgs(which, { concurrency, logLevel, check }), ...args];
-  const proc = spawn(which.bin, argv, {
+  // A proxy may name a wrapper to run it under (benchmarks/run.mjs: valgrind's callgrind).
+  const [cmd, ...cmdArgs] = [...(which.wrapper ?? []), which.bin, ...argv];
+  const proc = spawn(cmd, cmdArgs, {
     env: {
       ...process.env,
       ENVOY_DYNAMIC_MODULES_SEARCH_PATH: searchPath ?? buildDir,

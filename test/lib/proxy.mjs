@@ -2,7 +2,7 @@
 // strict test host; the default) or envoy@<version> (a real Envoy installed by scripts/envoy.mjs, e.g.
 // envoy@1.40). One suite file runs unchanged on each; scripts/test.sh runs it once per proxy.
 //
-//   proxy = {kind: 'host'|'envoy', version?, bin, label}
+//   proxy = {kind: 'host'|'envoy', version?, bin, label, wrapper?: argv prefix the binary runs under}
 //   proxyArgs({concurrency, logLevel, check}) -> argv for the binary after `-c <file>`
 //   hostOnly(t, why)  skips the rest of a test on Envoy, saying why (fault injection, host-only checks)
 import path from 'node:path';
