@@ -30,7 +30,7 @@ function convert(type, v) {
     case 'i32': return `${v}.As<Napi::Number>().Int32Value()`;
     case 'f64': return `${v}.As<Napi::Number>().DoubleValue()`;
     case 'bool': return `${v}.As<Napi::Boolean>().Value()`;
-    case 'string': return `${v}.As<Napi::String>().Utf8Value()`;
+    case 'string': return `utf8(info.Env(), ${v})`;
     case 'strings': return `toStrings(${v}.As<Napi::Array>())`;
     case 'bytes': return `toBytes(${v})`;
     case 'parts': return `toParts(${v}.As<Napi::Array>())`;
@@ -96,15 +96,34 @@ Napi::Value fail(const Napi::CallbackInfo& info, const char* fn, const char* arg
   return info.Env().Undefined();
 }
 
+// A JS string as UTF-8 in one pass when it fits a stack buffer (header names and values mostly do);
+// Utf8Value measures first and then copies. N-API never writes part of a character, so a result with
+// room for one more 4-byte character left over is the whole string.
+std::string utf8(napi_env env, napi_value v) {
+  char buf[256];
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &n) == napi_ok && n + 4 < sizeof buf) return std::string(buf, n);
+  return Napi::String(env, v).Utf8Value();
+}
+
+// Elements through raw N-API: Napi::Array::Get and Length() per element cost more than the strings.
 std::vector<std::string> toStrings(const Napi::Array& a) {
+  napi_env env = a.Env();
+  const uint32_t length = a.Length();
   std::vector<std::string> out;
-  out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).ToString().Utf8Value());
+  out.reserve(length);
+  for (uint32_t i = 0; i < length; i++) {
+    napi_value e = nullptr;
+    napi_valuetype type = napi_undefined;
+    napi_get_element(env, a, i, &e);
+    napi_typeof(env, e, &type);
+    out.push_back(type == napi_string ? utf8(env, e) : Napi::Value(env, e).ToString().Utf8Value());
+  }
   return out;
 }
 
 std::string toBytes(const Napi::Value& v) {
-  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsString()) return utf8(v.Env(), v);
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
     auto ab = ta.ArrayBuffer();

@@ -205,6 +205,20 @@ t.test('ctx.fetch: a call to an Envoy cluster through http_callout', async (t) =
   t.equal(unknown.headers['x-fetch-error'], 'true', 'a typed FetchError');
 });
 
+t.test('ctx.fetch: a path with a method and a header record reaches the cluster as the same call through a Request', async (t) => {
+  const auth = await startUpstream();
+  t.teardown(() => auth.close());
+  const { up, port } = await withHost(t, { filters: [js('fetchShapes')], clusters: { auth: auth.port } });
+  const r = await request(port, { path: '/x' });
+  t.equal(r.status, 200);
+  const [direct, viaRequest, dup] = auth.requests;
+  const wire = (x) => ({ method: x.method, path: x.path, host: x.headers.host, case: x.headers['x-case'], two: x.headers['x-two'] });
+  t.same(wire(direct), { method: 'DELETE', path: '/shape?q=1', host: 'auth', case: 'padded', two: 'b' }, 'method normalized, name lower-cased, value trimmed, host from the URL');
+  t.same(wire(direct), wire(viaRequest), 'identical to the web Request path');
+  t.equal(dup.headers['x-d'], 'a, b', 'a name given twice is combined, as Request does');
+  t.equal(up.requests.at(-1).headers['x-bad-header'], 'TypeError', 'an invalid header name is refused by Request\'s own TypeError');
+});
+
 t.test('stream info: attributes, dynamic metadata, filter state, route cache', async (t) => {
   const v2 = await startUpstream();
   t.teardown(() => v2.close());

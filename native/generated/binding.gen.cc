@@ -24,15 +24,34 @@ Napi::Value fail(const Napi::CallbackInfo& info, const char* fn, const char* arg
   return info.Env().Undefined();
 }
 
+// A JS string as UTF-8 in one pass when it fits a stack buffer (header names and values mostly do);
+// Utf8Value measures first and then copies. N-API never writes part of a character, so a result with
+// room for one more 4-byte character left over is the whole string.
+std::string utf8(napi_env env, napi_value v) {
+  char buf[256];
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &n) == napi_ok && n + 4 < sizeof buf) return std::string(buf, n);
+  return Napi::String(env, v).Utf8Value();
+}
+
+// Elements through raw N-API: Napi::Array::Get and Length() per element cost more than the strings.
 std::vector<std::string> toStrings(const Napi::Array& a) {
+  napi_env env = a.Env();
+  const uint32_t length = a.Length();
   std::vector<std::string> out;
-  out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).ToString().Utf8Value());
+  out.reserve(length);
+  for (uint32_t i = 0; i < length; i++) {
+    napi_value e = nullptr;
+    napi_valuetype type = napi_undefined;
+    napi_get_element(env, a, i, &e);
+    napi_typeof(env, e, &type);
+    out.push_back(type == napi_string ? utf8(env, e) : Napi::Value(env, e).ToString().Utf8Value());
+  }
   return out;
 }
 
 std::string toBytes(const Napi::Value& v) {
-  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsString()) return utf8(v.Env(), v);
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
     auto ab = ta.ArrayBuffer();
@@ -69,7 +88,7 @@ Napi::Value js_getHeader(const Napi::CallbackInfo& info) {
     Napi::Value v = info[2];
     if (!(v.IsString())) return fail(info, "getHeader", "name", "a string", v);
   }
-  return getHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value());
+  return getHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]));
 }
 
 Napi::Value js_getHeaderValues(const Napi::CallbackInfo& info) {
@@ -85,7 +104,7 @@ Napi::Value js_getHeaderValues(const Napi::CallbackInfo& info) {
     Napi::Value v = info[2];
     if (!(v.IsString())) return fail(info, "getHeaderValues", "name", "a string", v);
   }
-  return getHeaderValues(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value());
+  return getHeaderValues(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]));
 }
 
 Napi::Value js_getHeaders(const Napi::CallbackInfo& info) {
@@ -117,7 +136,7 @@ Napi::Value js_setHeader(const Napi::CallbackInfo& info) {
     Napi::Value v = info[3];
     if (!(v.IsString())) return fail(info, "setHeader", "value", "a string", v);
   }
-  return setHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value(), info[3].As<Napi::String>().Utf8Value());
+  return setHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]), utf8(info.Env(), info[3]));
 }
 
 Napi::Value js_addHeader(const Napi::CallbackInfo& info) {
@@ -137,7 +156,7 @@ Napi::Value js_addHeader(const Napi::CallbackInfo& info) {
     Napi::Value v = info[3];
     if (!(v.IsString())) return fail(info, "addHeader", "value", "a string", v);
   }
-  return addHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value(), info[3].As<Napi::String>().Utf8Value());
+  return addHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]), utf8(info.Env(), info[3]));
 }
 
 Napi::Value js_removeHeader(const Napi::CallbackInfo& info) {
@@ -153,7 +172,7 @@ Napi::Value js_removeHeader(const Napi::CallbackInfo& info) {
     Napi::Value v = info[2];
     if (!(v.IsString())) return fail(info, "removeHeader", "name", "a string", v);
   }
-  return removeHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value());
+  return removeHeader(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]));
 }
 
 Napi::Value js_respond(const Napi::CallbackInfo& info) {
@@ -177,7 +196,7 @@ Napi::Value js_respond(const Napi::CallbackInfo& info) {
     Napi::Value v = info[4];
     if (!(v.IsString())) return fail(info, "respond", "details", "a string", v);
   }
-  return respond(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), toStrings(info[2].As<Napi::Array>()), toBytes(info[3]), info[4].As<Napi::String>().Utf8Value());
+  return respond(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), toStrings(info[2].As<Napi::Array>()), toBytes(info[3]), utf8(info.Env(), info[4]));
 }
 
 Napi::Value js_settle(const Napi::CallbackInfo& info) {
@@ -289,7 +308,7 @@ Napi::Value js_callout(const Napi::CallbackInfo& info) {
     Napi::Value v = info[4];
     if (!(v.IsNumber())) return fail(info, "callout", "timeoutMs", "a number", v);
   }
-  return callout(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), toStrings(info[2].As<Napi::Array>()), toBytes(info[3]), info[4].As<Napi::Number>().Uint32Value());
+  return callout(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]), toStrings(info[2].As<Napi::Array>()), toBytes(info[3]), info[4].As<Napi::Number>().Uint32Value());
 }
 
 Napi::Value js_attribute(const Napi::CallbackInfo& info) {
@@ -325,7 +344,7 @@ Napi::Value js_getMetadata(const Napi::CallbackInfo& info) {
     Napi::Value v = info[3];
     if (!(v.IsString())) return fail(info, "getMetadata", "key", "a string", v);
   }
-  return getMetadata(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), info[2].As<Napi::String>().Utf8Value(), info[3].As<Napi::String>().Utf8Value());
+  return getMetadata(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[2]), utf8(info.Env(), info[3]));
 }
 
 Napi::Value js_setMetadata(const Napi::CallbackInfo& info) {
@@ -345,7 +364,7 @@ Napi::Value js_setMetadata(const Napi::CallbackInfo& info) {
     Napi::Value v = info[3];
     if (!(v.IsString() || v.IsNumber() || v.IsBoolean())) return fail(info, "setMetadata", "value", "a string, number or boolean", v);
   }
-  return setMetadata(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::String>().Utf8Value(), info[3]);
+  return setMetadata(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]), utf8(info.Env(), info[2]), info[3]);
 }
 
 Napi::Value js_getFilterState(const Napi::CallbackInfo& info) {
@@ -357,7 +376,7 @@ Napi::Value js_getFilterState(const Napi::CallbackInfo& info) {
     Napi::Value v = info[1];
     if (!(v.IsString())) return fail(info, "getFilterState", "key", "a string", v);
   }
-  return getFilterState(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value());
+  return getFilterState(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]));
 }
 
 Napi::Value js_setFilterState(const Napi::CallbackInfo& info) {
@@ -373,7 +392,7 @@ Napi::Value js_setFilterState(const Napi::CallbackInfo& info) {
     Napi::Value v = info[2];
     if (!(v.IsString() || v.IsTypedArray() || v.IsNull() || v.IsUndefined())) return fail(info, "setFilterState", "value", "a string or Uint8Array", v);
   }
-  return setFilterState(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), toBytes(info[2]));
+  return setFilterState(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]), toBytes(info[2]));
 }
 
 Napi::Value js_clearRouteCache(const Napi::CallbackInfo& info) {
@@ -397,7 +416,7 @@ Napi::Value js_setUpstreamOverrideHost(const Napi::CallbackInfo& info) {
     Napi::Value v = info[2];
     if (!(v.IsBoolean())) return fail(info, "setUpstreamOverrideHost", "strict", "a boolean", v);
   }
-  return setUpstreamOverrideHost(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Boolean>().Value());
+  return setUpstreamOverrideHost(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]), info[2].As<Napi::Boolean>().Value());
 }
 
 Napi::Value js_log(const Napi::CallbackInfo& info) {
@@ -409,7 +428,7 @@ Napi::Value js_log(const Napi::CallbackInfo& info) {
     Napi::Value v = info[1];
     if (!(v.IsString())) return fail(info, "log", "message", "a string", v);
   }
-  return log(info, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value());
+  return log(info, info[0].As<Napi::Number>().Uint32Value(), utf8(info.Env(), info[1]));
 }
 
 Napi::Value js_logEnabled(const Napi::CallbackInfo& info) {

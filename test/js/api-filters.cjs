@@ -157,6 +157,18 @@ exports.clusterFetch = defineFilter({
   },
 });
 
+// 7b. the same calls as a path + init (ctx.fetch builds the callout itself) and as a web Request
+exports.fetchShapes = defineFilter({
+  async onRequestHeaders(req, ctx) {
+    const init = { method: 'delete', headers: { 'X-Case': ' padded\t', 'x-two': 'b', host: 'ignored' } };
+    await ctx.fetch('auth', '/shape?q=1', init);
+    await ctx.fetch('auth', new Request('http://auth/shape?q=1', init));
+    await ctx.fetch('auth', new URL('http://auth/dup'), { headers: { 'x-d': 'a', 'X-D': 'b' } });
+    const bad = await ctx.fetch('auth', '/bad', { headers: { 'bad name': 'x' } }).then(() => 'sent', (e) => e.name);
+    req.headers.set('x-bad-header', bad);
+  },
+});
+
 // 8. stream info and state
 exports.info = defineFilter({
   onRequestHeaders(req, ctx) {
