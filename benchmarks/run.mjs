@@ -52,8 +52,8 @@ const params = {
   microReps: quick ? 3 : 9,
   routeCounts: [1, 100, 10000],
   // callgrind: sequential keep-alive requests uncounted, then counted
-  instrWarmup: quick ? 3000 : 5000,
-  instrRequests: quick ? 500 : 2000,
+  instrWarmup: quick ? 3000 : 4000,
+  instrRequests: quick ? 500 : 1500,
 };
 const only = opt('only') ? new RegExp(opt('only'), 'i') : null;
 // Proxies (real Envoy first; the test host's rows stay, labelled) and worker counts measured.

@@ -3,13 +3,9 @@
 #include <cstring>
 
 #include "envoy-filter/module_buffer.h"
+#include "envoy-filter/v8_values.h"
 
 namespace nodevoy {
-
-namespace {
-// napi_value is a v8::Local's slot pointer in Node's N-API implementation; this converts between the two.
-napi_value toNapi(v8::Local<v8::Value> v) { return reinterpret_cast<napi_value>(*v); }
-}  // namespace
 
 std::vector<envoy_dynamic_module_type_envoy_buffer> BodyBuffers::chunks(bool received) const {
   std::vector<envoy_dynamic_module_type_envoy_buffer> out;

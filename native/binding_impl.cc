@@ -9,6 +9,7 @@
 #include "envoy-filter/log.h"
 #include "envoy-filter/module_buffer.h"
 #include "envoy-filter/stream_filter.h"
+#include "envoy-filter/v8_values.h"
 #include "native/generated/binding.gen.h"
 
 namespace nodevoy::binding {
@@ -71,7 +72,7 @@ Napi::Value getHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
   size_t count = 0;
   if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &out, 0, &count) || !out.ptr)
     return info.Env().Undefined();
-  return Napi::String::New(info.Env(), out.ptr, out.length);
+  return Napi::Value(info.Env(), toNapi(headerString(JsEnv::from(info.Env())->isolate(), out.ptr, out.length)));
 }
 
 Napi::Value getHeaderValues(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name) {
@@ -95,11 +96,15 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info, uint32_t stream, uint32_t
   size_t n = envoy_dynamic_module_callback_http_get_headers_size(s->envoy(), htype(kind));
   std::vector<envoy_dynamic_module_type_envoy_http_header> hs(n);
   if (n == 0 || !envoy_dynamic_module_callback_http_get_headers(s->envoy(), htype(kind), hs.data())) return out;
+  // One V8 array from all the strings: element-wise napi_set_element was ~2 µs per header.
+  v8::Isolate* isolate = JsEnv::from(info.Env())->isolate();
+  std::vector<v8::Local<v8::Value>> items;
+  items.reserve(2 * n);
   for (size_t i = 0; i < n; i++) {
-    out.Set(static_cast<uint32_t>(2 * i), Napi::String::New(info.Env(), hs[i].key_ptr, hs[i].key_length));
-    out.Set(static_cast<uint32_t>(2 * i + 1), Napi::String::New(info.Env(), hs[i].value_ptr, hs[i].value_length));
+    items.push_back(headerString(isolate, hs[i].key_ptr, hs[i].key_length));
+    items.push_back(headerString(isolate, hs[i].value_ptr, hs[i].value_length));
   }
-  return out;
+  return Napi::Value(info.Env(), toNapi(v8::Array::New(isolate, items.data(), items.size())));
 }
 
 Napi::Value setHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name, std::string value) {
