@@ -29,7 +29,7 @@ import {
   here, cpuSeconds, rssKb, startNginx, startFastUpstream, nginxAvailable, njsAvailable, wrkScript, runWrk,
   machineInfo, versions,
 } from './lib/procs.mjs';
-import { markdown, svg, ratiosTable } from './lib/report.mjs';
+import { markdown, stamp, writeReport } from './lib/report.mjs';
 import { callgrindAvailable, countInstructions } from './lib/instructions.mjs';
 
 // ------------------------------------------------------------------------------------------------
@@ -61,7 +61,6 @@ const proxies = opt('proxies', 'envoy@1.40,host').split(',').map((spec) => proxy
 const workerCounts = opt('workers', quick ? '1' : '1,2').split(',').map(Number);
 const mainProxy = proxies[0];
 const mode = quick ? 'quick' : 'full';
-const resultsDir = path.join(here, 'results');
 const started = Date.now();
 const startedAt = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
 const say = (...a) => console.error('[bench]', ...a);
@@ -735,25 +734,12 @@ data.failures = [
 data.notes = data.load.filter((c) => c.startFailure).map((c) => `"${c.name}": the proxy died while starting and was restarted once: ${c.startFailure.reason}`);
 data.durationMs = Date.now() - started;
 
-const stamp = `${startedAt.replace(/[:]/g, '-').replace(/Z$/, '')}-${mode}`;
-const svgFile = `${stamp}.svg`;
-const md = markdown(data, { svgFile });
-if (!flag('no-save')) {
-  fs.mkdirSync(resultsDir, { recursive: true });
-  fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), `${JSON.stringify(data, null, 2)}\n`);
-  fs.writeFileSync(path.join(resultsDir, svgFile), `${svg(data)}\n`);
-  fs.writeFileSync(path.join(resultsDir, `${stamp}.md`), md);
-  fs.writeFileSync(path.join(resultsDir, 'latest.md'), md);
-  if (!quick && !only) {
-    // Refresh the ratios table at the top of benchmarks/README.md.
-    const readme = path.join(here, 'README.md');
-    if (fs.existsSync(readme)) {
-      const text = fs.readFileSync(readme, 'utf8');
-      const table = `<!-- bench-table:start -->\nLatest full run (${startedAt.slice(0, 10)}, ${data.machine.cpuModel}, ${data.machine.cores} cores; details in \`benchmarks/results/latest.md\`):\n\n${ratiosTable(data)}\n<!-- bench-table:end -->`;
-      fs.writeFileSync(readme, text.replace(/<!-- bench-table:start -->[\s\S]*?<!-- bench-table:end -->/, table));
-    }
-  }
-  say(`wrote benchmarks/results/${stamp}.{md,json,svg} and latest.md`);
+let md;
+if (flag('no-save')) md = markdown(data, { svgFile: `${stamp(data)}.svg` });
+else {
+  // A full run of everything refreshes the tables in README.md and benchmarks/README.md.
+  md = writeReport(data, { refreshReadmes: !quick && !only });
+  say(`wrote benchmarks/results/${stamp(data)}.{md,json,svg} and latest.md`);
 }
 console.log(md);
 say(`done in ${(data.durationMs / 1000).toFixed(0)} s; ${data.failures.length} failed`);

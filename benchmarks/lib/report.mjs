@@ -1,4 +1,39 @@
-// Markdown and SVG for benchmarks/run.mjs. No dependencies: the SVG is written by hand.
+// Markdown and SVG for benchmarks/run.mjs (and benchmarks/render.mjs, which re-renders a saved JSON).
+// No dependencies: the SVG is written by hand.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = path.join(benchDir, 'results');
+const READMES = [path.join(benchDir, 'README.md'), path.join(benchDir, '..', 'README.md')];
+
+/** "2026-12-03T12-53-00-full": the file stem of a run's outputs. */
+export const stamp = (data) => `${data.startedAt.replace(/[:]/g, '-').replace(/Z$/, '')}-${data.mode}`;
+
+/**
+ * Writes a run's report, JSON and chart into benchmarks/results/ (and latest.md); with refreshReadmes,
+ * replaces the text between the bench-table markers of README.md and benchmarks/README.md. Returns the report.
+ */
+export function writeReport(data, { refreshReadmes }) {
+  const svgFile = `${stamp(data)}.svg`;
+  const md = markdown(data, { svgFile });
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.writeFileSync(path.join(resultsDir, `${stamp(data)}.json`), `${JSON.stringify(data, null, 2)}\n`);
+  fs.writeFileSync(path.join(resultsDir, svgFile), `${svg(data)}\n`);
+  fs.writeFileSync(path.join(resultsDir, `${stamp(data)}.md`), md);
+  fs.writeFileSync(path.join(resultsDir, 'latest.md'), md);
+  if (refreshReadmes) {
+    const table = `<!-- bench-table:start -->\nLatest full run (${data.startedAt.slice(0, 10)}, ${data.machine.cpuModel}, ${data.machine.cores} cores, ` +
+      `\`${data.command}\`; details in \`benchmarks/results/latest.md\`):\n\n${readmeTables(data)}\n<!-- bench-table:end -->`;
+    for (const readme of READMES) {
+      if (!fs.existsSync(readme)) continue;
+      const text = fs.readFileSync(readme, 'utf8');
+      fs.writeFileSync(readme, text.replace(/<!-- bench-table:start -->[\s\S]*?<!-- bench-table:end -->/, table));
+    }
+  }
+  return md;
+}
 
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 const ms = (us) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(2));
@@ -9,6 +44,21 @@ const peersCell = (c) => {
   return e.length ? e.map(([n, r]) => `${ratio(r)} ${n}`).join(', ') : '–';
 };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** What the READMEs show of a full run: the callgrind table (the repeatable figure), then wall clock. */
+export function readmeTables(data) {
+  const o = [];
+  if (data.instructions?.rows?.length) {
+    o.push(`Instructions per request of the whole Envoy process under callgrind (${data.instructions.rows.find((r) => r.warmup)?.warmup ?? '?'} warm-up requests uncounted, median of 3 counted windows; repeatable to about 1 %):`);
+    o.push('');
+    o.push(instructionsTable(data.instructions));
+    o.push('');
+  }
+  o.push('Wall clock, wrk with 16 connections (CPU µs/request from /proc; on this shared 2-core VM rounds differ by tens of percent, so read the ratios loosely):');
+  o.push('');
+  o.push(ratiosTable(data));
+  return o.join('\n');
+}
 
 /** The short ratios table pasted into README: one row per configuration. */
 export function ratiosTable(data) {
