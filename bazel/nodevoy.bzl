@@ -29,6 +29,7 @@ _GEN_SPEC = "native/binding.spec.json"
 _GEN_OUTS = [
     "native/generated/binding.gen.h",
     "native/generated/binding.gen.cc",
+    "native/generated/enums.gen.h",
 ]
 
 def nodevoy_module(name = "libnodevoy.so", visibility = ["//visibility:public"]):
@@ -50,6 +51,7 @@ def nodevoy_module(name = "libnodevoy.so", visibility = ["//visibility:public"])
             "node $$T/scripts/gen-binding.mjs",
             "cp $$T/native/generated/binding.gen.h $(location native/generated/binding.gen.h)",
             "cp $$T/native/generated/binding.gen.cc $(location native/generated/binding.gen.cc)",
+            "cp $$T/native/generated/enums.gen.h $(location native/generated/enums.gen.h)",
             "rm -rf $$T",
         ]),
         message = "Generating the N-API binding from native/binding.spec.json",

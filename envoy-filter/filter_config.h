@@ -16,8 +16,6 @@
 
 namespace nodevoy {
 
-enum class MetricKind : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
-
 // The bundle a filter config was validated with: `sha256:<hex>` of the file, and for a CommonJS bundle the
 // exact text compiled (null for an ES module, which each environment imports from its file). Workers
 // compile this text, so a bundle rewritten in place after validation does not reach them.

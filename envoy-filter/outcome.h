@@ -1,22 +1,12 @@
-// Values shared with lib/runtime.ts (enum Outcome, enum Phase); keep the two in step.
+// Helpers around the Outcome and Phase enums (declared in native/binding.spec.json, generated into
+// native/generated/enums.gen.h for C++ and lib/generated/enums.ts for the runtime).
 #pragma once
 #include <cstdint>
 
+#include "native/generated/enums.gen.h"
+
 namespace nodevoy {
 
-// Timeout: the handler ran past its synchronous budget (terminated) or its promise past its async budget.
-enum class Outcome : uint32_t { Continue = 0, Reply = 1, Failed = 2, Pending = 3, Timeout = 4 };
-
-// A handler slot. Even values are the request direction, odd the response direction; bit (1 << phase)
-// of an instance's handler mask says the filter defines that handler.
-enum class Phase : uint32_t {
-  RequestHeaders = 0,
-  ResponseHeaders = 1,
-  RequestData = 2,
-  ResponseData = 3,
-  RequestTrailers = 4,
-  ResponseTrailers = 5,
-};
 constexpr int kPhases = 6;
 
 inline int directionOf(Phase p) { return static_cast<int>(p) & 1; }  // 0 request, 1 response

@@ -15,13 +15,24 @@
 namespace nodevoy {
 
 namespace {
-// ABI status values. Headers and trailers: 0 Continue, 1 StopIteration. Body: 0 Continue,
-// 1 StopIterationAndBuffer, 2 StopIterationAndWatermark, 3 StopIterationNoBuffer.
-constexpr int kContinue = 0;
-constexpr int kStopIteration = 1;
-constexpr int kStopAndBuffer = 1;
-constexpr int kStopAndWatermark = 2;
-constexpr int kStopNoBuffer = 3;
+// The hooks' statuses, from the ABI's enums; the request and response enums (and headers and trailers)
+// share their values, so one name serves each.
+#define NODEVOY_STATUS(hook, value) envoy_dynamic_module_type_on_http_filter_##hook##_status_##value
+constexpr int kContinue = NODEVOY_STATUS(request_headers, Continue);
+constexpr int kStopIteration = NODEVOY_STATUS(request_headers, StopIteration);
+constexpr int kStopAndBuffer = NODEVOY_STATUS(request_body, StopIterationAndBuffer);
+constexpr int kStopAndWatermark = NODEVOY_STATUS(request_body, StopIterationAndWatermark);
+constexpr int kStopNoBuffer = NODEVOY_STATUS(request_body, StopIterationNoBuffer);
+static_assert(kContinue == NODEVOY_STATUS(response_headers, Continue) && kContinue == NODEVOY_STATUS(request_body, Continue) &&
+              kContinue == NODEVOY_STATUS(response_body, Continue) && kContinue == NODEVOY_STATUS(request_trailers, Continue) &&
+              kContinue == NODEVOY_STATUS(response_trailers, Continue));
+static_assert(kStopIteration == NODEVOY_STATUS(response_headers, StopIteration) &&
+              kStopIteration == NODEVOY_STATUS(request_trailers, StopIteration) &&
+              kStopIteration == NODEVOY_STATUS(response_trailers, StopIteration));
+static_assert(kStopAndBuffer == NODEVOY_STATUS(response_body, StopIterationAndBuffer) &&
+              kStopAndWatermark == NODEVOY_STATUS(response_body, StopIterationAndWatermark) &&
+              kStopNoBuffer == NODEVOY_STATUS(response_body, StopIterationNoBuffer));
+#undef NODEVOY_STATUS
 
 // Marks a JS call during which a settle of `direction` is only recorded: the caller finishes it itself.
 class Deferring {

@@ -25,8 +25,6 @@ struct RecordedReply {
   std::string details;
 };
 
-enum class BodyOp : uint32_t { Replace = 0, Append = 1, Prepend = 2 };
-
 class StreamFilter {
  public:
   StreamFilter(const FilterConfig& config, envoy_dynamic_module_type_http_filter_envoy_ptr envoy);

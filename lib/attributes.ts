@@ -1,69 +1,13 @@
-// Envoy's stream attributes by their CEL names, with the ABI's attribute ids (envoy_abi.h) and how each is read.
-// The second number says how it is read: 0 string, 1 integer, 2 boolean.
-// Map-valued attributes (headers, metadata) are left out: use the header maps and ctx.metadata.
+// Envoy's stream attributes by their CEL names (the table is generated from native/binding.spec.json, its ids
+// checked against envoy_abi.h at compile time). Map-valued attributes (headers, metadata) are left out: use the
+// header maps and ctx.metadata.
 
-export const ATTRIBUTES = {
-  'request.path': [0, 0],
-  'request.url_path': [1, 0],
-  'request.host': [2, 0],
-  'request.scheme': [3, 0],
-  'request.method': [4, 0],
-  'request.referer': [6, 0],
-  'request.useragent': [7, 0],
-  'request.time': [8, 1],
-  'request.id': [9, 0],
-  'request.protocol': [10, 0],
-  'request.query': [11, 0],
-  'request.duration': [12, 1],
-  'request.size': [13, 1],
-  'request.total_size': [14, 1],
-  'response.code': [15, 1],
-  'response.code_details': [16, 0],
-  'response.flags': [17, 0],
-  'response.grpc_status': [18, 1],
-  'response.size': [21, 1],
-  'response.total_size': [22, 1],
-  'response.backend_latency': [23, 1],
-  'source.address': [24, 0],
-  'source.port': [25, 1],
-  'destination.address': [26, 0],
-  'destination.port': [27, 1],
-  'connection.id': [28, 1],
-  'connection.mtls': [29, 2],
-  'connection.requested_server_name': [30, 0],
-  'connection.tls_version': [31, 0],
-  'connection.subject_local_certificate': [32, 0],
-  'connection.subject_peer_certificate': [33, 0],
-  'connection.dns_san_local_certificate': [34, 0],
-  'connection.dns_san_peer_certificate': [35, 0],
-  'connection.uri_san_local_certificate': [36, 0],
-  'connection.uri_san_peer_certificate': [37, 0],
-  'connection.sha256_peer_certificate_digest': [38, 0],
-  'connection.transport_failure_reason': [39, 0],
-  'connection.termination_details': [40, 0],
-  'upstream.address': [41, 0],
-  'upstream.port': [42, 1],
-  'upstream.tls_version': [43, 0],
-  'upstream.subject_local_certificate': [44, 0],
-  'upstream.subject_peer_certificate': [45, 0],
-  'upstream.dns_san_local_certificate': [46, 0],
-  'upstream.dns_san_peer_certificate': [47, 0],
-  'upstream.uri_san_local_certificate': [48, 0],
-  'upstream.uri_san_peer_certificate': [49, 0],
-  'upstream.sha256_peer_certificate_digest': [50, 0],
-  'upstream.local_address': [51, 0],
-  'upstream.transport_failure_reason': [52, 0],
-  'upstream.request_attempt_count': [53, 1],
-  'upstream.cx_pool_ready_duration': [54, 1],
-  'xds.cluster_name': [57, 0],
-  'xds.listener_direction': [59, 0],
-  'xds.route_name': [61, 0],
-  'xds.virtual_host_name': [63, 0],
-  'xds.filter_chain_name': [66, 0],
-  'health_check': [67, 2],
-} as const;
+import { ATTRIBUTES } from './generated/attributes';
+import { AttributeType } from './generated/enums';
+
+export { ATTRIBUTES };
 
 export type AttributeName = keyof typeof ATTRIBUTES;
 type KindOf<N extends AttributeName> = (typeof ATTRIBUTES)[N][1];
 /** string for text attributes, number for counts, sizes, ports and codes, boolean for flags. */
-export type AttributeValue<N extends AttributeName> = KindOf<N> extends 1 ? number : KindOf<N> extends 2 ? boolean : string;
+export type AttributeValue<N extends AttributeName> = KindOf<N> extends AttributeType.Integer ? number : KindOf<N> extends AttributeType.Boolean ? boolean : string;

@@ -2,6 +2,7 @@ import type { NativeBinding } from './generated/binding';
 import type { StreamHandle } from './headers';
 import { StreamClosedError, nativeError } from './errors';
 import { bytes as checkBytes } from './validate';
+import { BodyOp } from './generated/enums';
 
 /** One body chunk as it arrives. */
 export interface BodyChunk {
@@ -24,11 +25,6 @@ export function makeChunk(bytes: Uint8Array, end: boolean): BodyChunk {
 /** @internal 0 request, 1 response. */
 export type Direction = 0 | 1;
 
-const enum BodyOp {
-  Replace = 0,
-  Append = 1,
-  Prepend = 2,
-}
 const REWRITES = ['replace', 'append', 'prepend'] as const;
 
 /**

@@ -2,13 +2,10 @@ import type { NativeBinding } from './generated/binding';
 import { StreamClosedError } from './errors';
 import { headerName, headerValue } from './validate';
 
+import { HeaderKind } from './generated/enums';
+
 /** @internal Which of Envoy's four header maps (values as in the ABI's http_header_type). */
-export const enum HeaderKind {
-  Request = 0,
-  RequestTrailers = 1,
-  Response = 2,
-  ResponseTrailers = 3,
-}
+export { HeaderKind };
 
 /** @internal What the headers object needs from the stream it belongs to. */
 export interface StreamHandle {

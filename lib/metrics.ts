@@ -1,4 +1,5 @@
 import type { NativeBinding } from './generated/binding';
+import { MetricKind, MetricOp } from './generated/enums';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -65,14 +66,7 @@ export type MetricsOf<M extends MetricDeclarations> = string extends keyof M
   ? Readonly<Record<string, Metric>>
   : { readonly [K in keyof M]: MetricOf<M[K]> };
 
-const enum Op {
-  Add = 0,
-  Subtract = 1,
-  Set = 2,
-  Record = 3,
-}
-
-const KIND: Record<MetricType, number> = { counter: 0, gauge: 1, histogram: 2 };
+const KIND: Record<MetricType, MetricKind> = { counter: MetricKind.Counter, gauge: MetricKind.Gauge, histogram: MetricKind.Histogram };
 const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
 /** @internal Checks declarations at load time; the JSON native defines them from, in declaration order. */
@@ -105,16 +99,16 @@ export function makeMetrics(native: NativeBinding, stream: { readonly id: number
         return v;
       });
     };
-    const record = (op: Op, allowed: MetricType[], value: number, labels: Labels | undefined, what: string) => {
+    const record = (op: MetricOp, allowed: MetricType[], value: number, labels: Labels | undefined, what: string) => {
       if (!allowed.includes(d.type)) throw new TypeError(`metric "${name}" is a ${d.type}: ${what}() does not apply`);
       if (!Number.isInteger(value) || value < 0) throw new RangeError(`metric "${name}": expected a non-negative integer but received ${value}`);
       native.metric(stream.id, i, op, values(labels), value);
     };
     out[name] = {
-      inc: (by = 1, labels) => record(Op.Add, ['counter', 'gauge'], by, labels, 'inc'),
-      dec: (by = 1, labels) => record(Op.Subtract, ['gauge'], by, labels, 'dec'),
-      set: (value, labels) => record(Op.Set, ['gauge'], value, labels, 'set'),
-      record: (value, labels) => record(Op.Record, ['histogram'], value, labels, 'record'),
+      inc: (by = 1, labels) => record(MetricOp.Add, ['counter', 'gauge'], by, labels, 'inc'),
+      dec: (by = 1, labels) => record(MetricOp.Subtract, ['gauge'], by, labels, 'dec'),
+      set: (value, labels) => record(MetricOp.Set, ['gauge'], value, labels, 'set'),
+      record: (value, labels) => record(MetricOp.Record, ['histogram'], value, labels, 'record'),
     };
   }
   return Object.freeze(out);

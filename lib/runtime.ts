@@ -20,35 +20,18 @@ import { bytes as checkBytes, headerName, headerValue, status as checkStatus } f
 import { ATTRIBUTES, type AttributeName, type AttributeValue } from './attributes';
 import { makeMetrics, metricDeclarationsJson, type Metric, type MetricDeclarations, type MetricsOf } from './metrics';
 
-/** Outcomes shared with native (envoy-filter/outcome.h). */
-export const enum Outcome {
-  Continue = 0,
-  Reply = 1,
-  Failed = 2,
-  Pending = 3,
-  Timeout = 4,
-}
-/** Handler slots shared with native (envoy-filter/outcome.h): even request, odd response. */
-export const enum Phase {
-  RequestHeaders = 0,
-  ResponseHeaders = 1,
-  RequestData = 2,
-  ResponseData = 3,
-  RequestTrailers = 4,
-  ResponseTrailers = 5,
-}
-const enum Level {
-  Trace = 0,
-  Debug = 1,
-  Info = 2,
-  Warn = 3,
-  Error = 4,
-}
+import { CalloutResult, Level, MetadataSource as Source, Outcome, Phase } from './generated/enums';
+
+export { Outcome, Phase };
 const LEVELS = { trace: Level.Trace, debug: Level.Debug, info: Level.Info, warn: Level.Warn, error: Level.Error } as const;
 const HANDLERS = ['onRequestHeaders', 'onResponseHeaders', 'onRequestData', 'onResponseData', 'onRequestTrailers', 'onResponseTrailers'] as const;
-const METADATA_SOURCES: Record<MetadataSource, number> = { dynamic: 0, route: 1, cluster: 2, host: 3, host_locality: 4 };
-/** http_callout results (envoy_abi.h). */
-const CALLOUT_FAILURES = ['', 'the upstream reset the call or it timed out', 'the response exceeded the buffer limit'];
+const METADATA_SOURCES: Record<MetadataSource, Source> = {
+  dynamic: Source.Dynamic, route: Source.Route, cluster: Source.Cluster, host: Source.Host, host_locality: Source.HostLocality,
+};
+const CALLOUT_FAILURES: Record<number, string> = {
+  [CalloutResult.Reset]: 'the upstream reset the call or it timed out',
+  [CalloutResult.ExceedResponseBufferLimit]: 'the response exceeded the buffer limit',
+};
 const DEFAULT_FETCH_TIMEOUT_MS = 5000;
 
 interface Instance {
@@ -436,11 +419,11 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     }
 
     request(): FilterRequest {
-      return new RequestView(this, this.headers(HeaderKind.Request));
+      return new RequestView(this, this.headers(HeaderKind.RequestHeader));
     }
 
     response(): FilterResponse {
-      return new ResponseView(this, this.headers(HeaderKind.Response));
+      return new ResponseView(this, this.headers(HeaderKind.ResponseHeader));
     }
 
     respond(code: number, body?: string | Uint8Array, headers?: Record<string, string>): Reply {
@@ -527,7 +510,7 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       const f = this.fetches?.get(id);
       if (!f) return;
       this.fetches?.delete(id);
-      if (result !== 0) {
+      if (result !== CalloutResult.Success) {
         f.reject(new FetchError(`ctx.fetch failed: ${CALLOUT_FAILURES[result] ?? `callout result ${result}`}`));
         return;
       }
@@ -744,8 +727,8 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         switch (phase) {
           case Phase.RequestHeaders: result = def.onRequestHeaders?.(s.request(), s.ctx); break;
           case Phase.ResponseHeaders: result = def.onResponseHeaders?.(s.response(), s.ctx); break;
-          case Phase.RequestTrailers: result = def.onRequestTrailers?.(s.headers(HeaderKind.RequestTrailers), s.ctx); break;
-          case Phase.ResponseTrailers: result = def.onResponseTrailers?.(s.headers(HeaderKind.ResponseTrailers), s.ctx); break;
+          case Phase.RequestTrailers: result = def.onRequestTrailers?.(s.headers(HeaderKind.RequestTrailer), s.ctx); break;
+          case Phase.ResponseTrailers: result = def.onResponseTrailers?.(s.headers(HeaderKind.ResponseTrailer), s.ctx); break;
           default: throw new InvalidStateError(`phase ${phase} is not dispatched here`);
         }
       } catch (e) {

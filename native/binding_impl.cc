@@ -199,8 +199,8 @@ Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t ind
   switch (defs[index].kind) {
     case MetricKind::Counter: envoy_dynamic_module_callback_http_filter_increment_counter(fe, id, lp, ls.size(), v); break;
     case MetricKind::Gauge:
-      if (op == 1) envoy_dynamic_module_callback_http_filter_decrement_gauge(fe, id, lp, ls.size(), v);
-      else if (op == 2) envoy_dynamic_module_callback_http_filter_set_gauge(fe, id, lp, ls.size(), v);
+      if (op == static_cast<uint32_t>(MetricOp::Subtract)) envoy_dynamic_module_callback_http_filter_decrement_gauge(fe, id, lp, ls.size(), v);
+      else if (op == static_cast<uint32_t>(MetricOp::Set)) envoy_dynamic_module_callback_http_filter_set_gauge(fe, id, lp, ls.size(), v);
       else envoy_dynamic_module_callback_http_filter_increment_gauge(fe, id, lp, ls.size(), v);
       break;
     case MetricKind::Histogram: envoy_dynamic_module_callback_http_filter_record_histogram_value(fe, id, lp, ls.size(), v); break;
@@ -241,12 +241,12 @@ Napi::Value attribute(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
     return info.Env().Undefined();
   }
   auto aid = static_cast<envoy_dynamic_module_type_attribute_id>(id);
-  if (type == 1) {
+  if (type == static_cast<uint32_t>(AttributeType::Integer)) {
     uint64_t v = 0;
     if (!envoy_dynamic_module_callback_http_filter_get_attribute_int(s->envoy(), aid, &v)) return info.Env().Undefined();
     return Napi::Number::New(info.Env(), static_cast<double>(v));
   }
-  if (type == 2) {
+  if (type == static_cast<uint32_t>(AttributeType::Boolean)) {
     bool v = false;
     if (!envoy_dynamic_module_callback_http_filter_get_attribute_bool(s->envoy(), aid, &v)) return info.Env().Undefined();
     return Napi::Boolean::New(info.Env(), v);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Generates the N-API glue and its TypeScript declarations from native/binding.spec.json.
-// Outputs: native/generated/binding.gen.h, native/generated/binding.gen.cc, lib/generated/binding.ts.
+// Generates the N-API glue, its TypeScript declarations and the enums both sides exchange from
+// native/binding.spec.json. Outputs: native/generated/binding.gen.{h,cc}, native/generated/enums.gen.h,
+// lib/generated/binding.ts, lib/generated/enums.ts, lib/generated/attributes.ts.
 // `--check` fails if the committed outputs are stale instead of writing them.
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -158,7 +159,45 @@ ${spec.functions.map((f) => `  /** ${f.doc} */\n  ${f.name}(${f.args.map(([n, t]
 }
 `;
 
+// Enums both sides exchange: C++ enum classes (static_asserts pin the ones that mirror an ABI enum to
+// Envoy's values) and TypeScript const enums, so neither side spells one of these numbers by hand.
+const enumEntries = Object.entries(spec.enums ?? {});
+const attributes = spec.attributes?.list ?? [];
+const abiPrefix = (abi, key) => `${abi}_${key}`;
+const enumsHeader = `${banner}#pragma once
+#include <cstdint>
+
+#include "envoy-filter/envoy_abi.h"
+
+namespace nodevoy {
+${enumEntries.map(([name, e]) => `
+// ${e.doc}
+enum class ${name} : uint32_t { ${Object.entries(e.values).map(([k, v]) => `${k} = ${v}`).join(', ')} };
+${e.abi ? Object.entries(e.values).map(([k]) => `static_assert(static_cast<uint32_t>(${name}::${k}) == static_cast<uint32_t>(${abiPrefix(e.abi, k)}));`).join('\n') + '\n' : ''}`).join('')}
+// The attribute ids lib/generated/attributes.ts names.
+${attributes.map(([, n, id]) => `static_assert(${id} == envoy_dynamic_module_type_attribute_id_${n});`).join('\n')}
+
+}  // namespace nodevoy
+`;
+const enumsTs = `${banner}${enumEntries.map(([name, e]) => `
+/** ${e.doc} */
+export const enum ${name} {
+${Object.entries(e.values).map(([k, v]) => `  ${k} = ${v},`).join('\n')}
+}
+`).join('')}`;
+
+const attributesTs = `${banner}import { AttributeType } from './enums';
+
+/** Envoy's stream attributes by their CEL names: [the ABI's attribute id, how it is read]. */
+export const ATTRIBUTES = {
+${attributes.map(([cel, , id, type]) => `  '${cel}': [${id}, AttributeType.${type}],`).join('\n')}
+} as const;
+`;
+
 const outputs = {
+  'native/generated/enums.gen.h': enumsHeader,
+  'lib/generated/attributes.ts': attributesTs,
+  'lib/generated/enums.ts': enumsTs,
   'native/generated/binding.gen.h': header,
   'native/generated/binding.gen.cc': source,
   'lib/generated/binding.ts': ts,
