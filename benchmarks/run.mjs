@@ -5,6 +5,7 @@
 //   node benchmarks/run.mjs [--quick] [--rounds N] [--seconds S] [--warmup S] [--connections C]
 //                           [--only REGEX] [--no-memory] [--no-micro] [--no-instructions] [--no-save]
 //                           [--proxies envoy@1.40,host] [--workers 1,2]
+//   node benchmarks/run.mjs --instructions-only [--merge-into benchmarks/results/<stamp>.json] [...]
 //
 // 1. End to end: every configuration is a proxy process (real Envoy 1.40 and nodevoy-host, each at every
 //    --workers count, or nginx with 1 process) in front of the same fast upstream; Envoy's own Lua and
@@ -394,6 +395,11 @@ async function loadBench() {
 // In --quick mode only the rows the targets compare (no-op and header rewrite against Lua, Wasm, native).
 const QUICK_INSTRUCTION_ROWS = /^(no filter|native passthrough|JS sync no-op handler|Lua sync no-op|native header rewrite|JS header rewrite|Lua header rewrite|Wasm header rewrite) \[/;
 
+const withBudgets = (c) => ({
+  ...c,
+  filters: c.filters.map((f) => (f.module === 'nodevoy' ? { ...f, config: { ...f.config, sync_budget_ms: 60000, async_budget_ms: 3600000 } } : f)),
+});
+
 async function instructionBench() {
   if (mainProxy.kind !== 'envoy') return { skipped: 'the first proxy is not Envoy' };
   if (!callgrindAvailable()) return { failed: 'valgrind is not installed (run benchmarks/setup.sh)' };
@@ -407,7 +413,9 @@ async function instructionBench() {
     try {
       c.instructions = await countInstructions({
         proxy: mainProxy,
-        start: (p) => startServer(c, p),
+        // Under callgrind JS runs ~50× slower (and compiles slower still): the watchdog's budgets would
+        // stop a handler that is merely being counted.
+        start: (p) => startServer(withBudgets(c), p),
         shape: { method: s.method, headers: s.headers, body },
         warmup: Math.round(params.instrWarmup * scale),
         requests: Math.round(params.instrRequests * scale),
@@ -672,6 +680,28 @@ upstream = await startFastUpstream();
 echo = await startUpstream();
 data.upstreamKind = upstream.kind;
 say(`upstream: ${upstream.kind} on ${upstream.port}; mode ${mode}: ${params.rounds} rounds × ${params.seconds} s, warm-up ${params.warmupSeconds} s, ${configs.length} configurations`);
+
+// --instructions-only --merge-into <json>: count instructions again and put them into a saved run.
+const mergeInto = opt('merge-into');
+if (flag('instructions-only')) {
+  let instructions;
+  try {
+    for (const c of configs) c.runs = [];
+    instructions = await instructionBench();
+  } finally {
+    await stopAll();
+  }
+  const failed = (instructions.rows ?? []).filter((r) => r.failed).map((r) => `instructions "${r.name}": ${r.failed}`);
+  if (mergeInto) {
+    const saved = JSON.parse(fs.readFileSync(mergeInto, 'utf8'));
+    saved.instructions = { ...instructions, command: `node benchmarks/run.mjs ${argv.join(' ')}`.trim(), at: startedAt };
+    saved.failures = [...saved.failures.filter((f) => !f.startsWith('instructions')), ...failed];
+    writeReport(saved, { refreshReadmes: saved.mode === 'full' && !/--only/.test(saved.command) });
+    say(`merged the instruction counts into ${mergeInto} and re-rendered it`);
+  } else console.log(JSON.stringify(instructions, null, 2));
+  for (const f of failed) say(f);
+  process.exit(failed.length ? 1 : 0);
+}
 
 try {
   await loadBench();

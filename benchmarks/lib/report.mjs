@@ -49,7 +49,7 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function readmeTables(data) {
   const o = [];
   if (data.instructions?.rows?.length) {
-    o.push(`Instructions per request of the whole Envoy process under callgrind (${data.instructions.rows.find((r) => r.warmup)?.warmup ?? '?'} warm-up requests uncounted, median of 3 counted windows; repeatable to about 1 %):`);
+    o.push(`Instructions per request of the whole Envoy process under callgrind (${data.instructions.rows.find((r) => r.warmup)?.warmup ?? '?'} warm-up requests uncounted, median of 3 counted windows, which repeats within about 1 %; a window that caught a GC cycle or an optimizing compile shows in the range):`);
     o.push('');
     o.push(instructionsTable(data.instructions));
     o.push('');
@@ -198,6 +198,7 @@ function instructionsSection(ins) {
     `(${first?.warmup ?? '?'} sequential keep-alive requests), then every instruction of the Envoy process (all threads: workers, V8's GC helpers, ` +
     `the module's helpers) counted over ${first?.requests ?? '?'} more in ${first?.windows?.length ?? '?'} windows, the median window shown (a tenth of the requests for the 64 KiB POST rows). It does not see time blocked in the kernel or cache misses; ` +
     'the wall-clock table above does, with its noise. A GC cycle that falls in the counted window moves a JS row by a few thousand.');
+  if (ins.command) o.push('', `Counted in a separate run, merged into this report: \`${ins.command}\` (${ins.at}).`);
   o.push('');
   o.push(instructionsTable(ins));
   o.push('');
