@@ -99,6 +99,9 @@ if (!onEnvoy) {
       t.equal(wrong, 0, `all ${sent} requests answered 200 by the JS filter`);
       const served = await perWorker();
       t.equal(served.length, concurrency, `every one of the ${concurrency} workers accepted connections (${served.map(([k, n]) => `${k.split('.').at(-2)}=${n}`).join(', ')}; ${sent} requests)`);
+      // Envoy's log reaches our pipe a little after the request it belongs to: wait for the lines (a missing
+      // environment still fails below, after 5 s).
+      await waitFor(() => lines(host.stderr(), ENV_WORKER).length >= concurrency, { timeoutMs: 5000 }).catch(() => {});
       const workerLines = lines(host.stderr(), ENV_WORKER);
       t.equal(workerLines.length, concurrency, `"environment ready on a worker" logged ${workerLines.length} times`);
       t.equal(new Set(workerLines.map((l) => ENV_WORKER.exec(l)[1])).size, concurrency, 'each by a different thread');
