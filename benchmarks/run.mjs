@@ -681,6 +681,12 @@ echo = await startUpstream();
 data.upstreamKind = upstream.kind;
 say(`upstream: ${upstream.kind} on ${upstream.port}; mode ${mode}: ${params.rounds} rounds × ${params.seconds} s, warm-up ${params.warmupSeconds} s, ${configs.length} configurations`);
 
+/** The failure lines of an instruction phase: the phase itself, or its rows. */
+const instructionFailures = (ins) => [
+  ...(ins.failed ? [`instructions: ${ins.failed}`] : []),
+  ...(ins.rows ?? []).filter((r) => r.failed).map((r) => `instructions "${r.name}": ${r.failed}`),
+];
+
 // --instructions-only --merge-into <json>: count instructions again and put them into a saved run.
 const mergeInto = opt('merge-into');
 if (flag('instructions-only')) {
@@ -691,7 +697,7 @@ if (flag('instructions-only')) {
   } finally {
     await stopAll();
   }
-  const failed = (instructions.rows ?? []).filter((r) => r.failed).map((r) => `instructions "${r.name}": ${r.failed}`);
+  const failed = instructionFailures(instructions);
   if (mergeInto) {
     const saved = JSON.parse(fs.readFileSync(mergeInto, 'utf8'));
     saved.instructions = { ...instructions, command: `node benchmarks/run.mjs ${argv.join(' ')}`.trim(), at: startedAt };
@@ -756,8 +762,7 @@ if (njsRow?.ratios && jsRow?.ratios) {
 data.failures = [
   ...data.load.filter((c) => c.failed).map((c) => `end to end "${c.name}": ${c.failed}`),
   ...data.prices.filter((r) => r.failed).map((r) => `price "${r.name}": ${r.failed}`),
-  ...(data.instructions.failed ? [`instructions: ${data.instructions.failed}`] : []),
-  ...(data.instructions.rows ?? []).filter((r) => r.failed).map((r) => `instructions "${r.name}": ${r.failed}`),
+  ...instructionFailures(data.instructions),
   ...data.memory.env.filter((r) => r.failed).map((r) => `memory "${r.name}": ${r.failed}`),
   ...data.memory.routes.flatMap((r) => Object.keys(routeVariants).filter((v) => r[v].failed).map((v) => `memory ${r.routes} routes, ${v}: ${r[v].failed}`)),
 ];

@@ -8,15 +8,12 @@
 // instrumentation, then counted over a fixed number of sequential keep-alive requests
 // (`callgrind_control -i on/off`), so start-up, JIT warm-up and connection set-up stay out of the figure.
 // What it does not see: time blocked in the kernel (syscalls, wake-ups) and cache misses.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { request } from '../../test/lib/harness.mjs';
 import { tempDir } from './procs.mjs';
-
-const execFileP = promisify(execFile);
 
 export function callgrindAvailable() {
   return spawnSync('valgrind', ['--version']).status === 0 && spawnSync('callgrind_control', ['-h']).error === undefined;
@@ -66,7 +63,7 @@ export async function countInstructions({ proxy, start, shape, warmup, requests,
   try {
     await send(warmup);
     for (let w = 0; w < windows; w++) {
-      await execFileP('callgrind_control', ['-i', 'on', String(server.pid)]);
+      execFileSync('callgrind_control', ['-i', 'on', String(server.pid)]);
       await send(perWindow);
       execFileSync('callgrind_control', ['-i', 'off', String(server.pid)]);
       execFileSync('callgrind_control', ['-d', String(server.pid)]);
