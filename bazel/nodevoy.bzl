@@ -30,6 +30,7 @@ _GEN_OUTS = [
     "native/generated/binding.gen.h",
     "native/generated/binding.gen.cc",
     "native/generated/enums.gen.h",
+    "native/generated/runtime_api.gen.h",
 ]
 
 def nodevoy_module(name = "libnodevoy.so", visibility = ["//visibility:public"]):
@@ -52,6 +53,7 @@ def nodevoy_module(name = "libnodevoy.so", visibility = ["//visibility:public"])
             "cp $$T/native/generated/binding.gen.h $(location native/generated/binding.gen.h)",
             "cp $$T/native/generated/binding.gen.cc $(location native/generated/binding.gen.cc)",
             "cp $$T/native/generated/enums.gen.h $(location native/generated/enums.gen.h)",
+            "cp $$T/native/generated/runtime_api.gen.h $(location native/generated/runtime_api.gen.h)",
             "rm -rf $$T",
         ]),
         message = "Generating the N-API binding from native/binding.spec.json",

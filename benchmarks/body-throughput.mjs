@@ -17,14 +17,20 @@ const rounds = i > 0 ? Number(process.argv[i + 1]) : 3;
 // A sink upstream: counts bytes, keeps nothing.
 const sink = http.createServer((req, res) => {
   let n = 0;
-  req.on('data', (d) => { n += d.length; });
+  req.on('data', (d) => {
+    n += d.length;
+  });
   req.on('end', () => res.end(String(n)));
 });
 await new Promise((r) => sink.listen(0, '127.0.0.1', r));
 
 async function host(filters) {
   const port = await freePort();
-  const h = await startHost(hostConfig({ port, filters, clusters: { sink: sink.address().port } }), { concurrency: 1, check: false, logLevel: 'error' });
+  const h = await startHost(hostConfig({ port, filters, clusters: { sink: sink.address().port } }), {
+    concurrency: 1,
+    check: false,
+    logLevel: 'error',
+  });
   return { port, h };
 }
 const js = (filterName) => [{ module: 'nodevoy', filterName, config: { module: bundle, config: {} } }];
@@ -32,14 +38,15 @@ const js = (filterName) => [{ module: 'nodevoy', filterName, config: { module: b
 const mib = 1 << 20;
 const block = Buffer.alloc(mib);
 for (let k = 0; k < mib; k++) block[k] = 97 + (k % 26);
-const big = Buffer.concat(Array.from({ length: 64 }, () => block));  // 64 MiB in one write: the client does not pace it
+const big = Buffer.concat(Array.from({ length: 64 }, () => block)); // 64 MiB in one write: the client does not pace it
 
 async function measure(port, body, bytes, n) {
   let copied = 0;
   const t0 = process.hrtime.bigint();
   for (let k = 0; k < n; k++) {
     const r = await request(port, { method: 'POST', path: '/b', body, timeoutMs: 300000 });
-    if (r.status !== 200 || Number(r.body) !== bytes) throw new Error(`bad response ${r.status} ${r.body.slice(0, 80)}`);
+    if (r.status !== 200 || Number(r.body) !== bytes)
+      throw new Error(`bad response ${r.status} ${r.body.slice(0, 80)}`);
     copied += Number(r.headers['x-copied'] ?? 0);
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -57,7 +64,8 @@ const results = new Map(configs.map(([name]) => [name, []]));
 const hosts = [];
 for (const [name, filters] of configs) hosts.push({ name, ...(await host(filters)) });
 for (let r = 0; r < rounds; r++) {
-  for (const [idx, [name, , body, bytes, n]] of configs.entries()) results.get(name).push(await measure(hosts[idx].port, body, bytes, n));
+  for (const [idx, [name, , body, bytes, n]] of configs.entries())
+    results.get(name).push(await measure(hosts[idx].port, body, bytes, n));
 }
 for (const h of hosts) await h.h.stop();
 sink.close();

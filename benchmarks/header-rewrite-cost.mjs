@@ -9,5 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = '^(no filter|native passthrough|JS passthrough|native header rewrite|JS header rewrite|nginx.*)$';
-const r = spawnSync(process.execPath, [path.join(here, 'run.mjs'), '--only', only, '--no-memory', '--no-micro', '--no-save', ...process.argv.slice(2)], { stdio: 'inherit' });
+const r = spawnSync(
+  process.execPath,
+  [path.join(here, 'run.mjs'), '--only', only, '--no-memory', '--no-micro', '--no-save', ...process.argv.slice(2)],
+  { stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);

@@ -5,14 +5,15 @@ const crypto = require('node:crypto');
 const { jwtVerify } = require('jose');
 const { defineFilter } = require('nodevoy');
 
-const keys = new Map();  // config JSON -> KeyObject, made once per environment
+const keys = new Map(); // config JSON -> KeyObject, made once per environment
 function keyFor(config) {
   const id = JSON.stringify(config);
   let key = keys.get(id);
   if (!key) {
-    key = config.alg === 'HS256'
-      ? crypto.createSecretKey(Buffer.from(config.secret, 'utf8'))
-      : crypto.createPublicKey({ key: config.jwk, format: 'jwk' });
+    key =
+      config.alg === 'HS256'
+        ? crypto.createSecretKey(Buffer.from(config.secret, 'utf8'))
+        : crypto.createPublicKey({ key: config.jwk, format: 'jwk' });
     keys.set(id, key);
   }
   return key;
@@ -21,7 +22,7 @@ function keyFor(config) {
 exports.jwt = defineFilter({
   async onRequestHeaders(req, ctx) {
     const auth = req.headers.get('authorization');
-    if (!auth || !auth.startsWith('Bearer ')) return ctx.respond(401, 'missing bearer token');
+    if (!auth?.startsWith('Bearer ')) return ctx.respond(401, 'missing bearer token');
     let payload;
     try {
       ({ payload } = await jwtVerify(auth.slice(7), keyFor(ctx.config), {

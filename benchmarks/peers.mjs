@@ -16,7 +16,9 @@ const lua = (name, code) => ({
 });
 
 /** The header rewrite: request set x-added: yes, remove x-remove; response set x-resp: 1. */
-export const luaRewrite = lua('lua_rewrite', `
+export const luaRewrite = lua(
+  'lua_rewrite',
+  `
 function envoy_on_request(h)
   local headers = h:headers()
   headers:replace("x-added", "yes")
@@ -25,22 +27,29 @@ end
 function envoy_on_response(h)
   h:headers():replace("x-resp", "1")
 end
-`);
+`,
+);
 
 /** A callout to the upstream cluster's /check, its status and body copied into request headers. */
-export const luaCallout = lua('lua_callout', `
+export const luaCallout = lua(
+  'lua_callout',
+  `
 function envoy_on_request(h)
   local headers, body = h:httpCall("upstream", {[":method"] = "GET", [":path"] = "/check", [":authority"] = "upstream"}, "", 1000)
   h:headers():replace("x-callout-status", headers[":status"])
   h:headers():replace("x-callout-body", body)
 end
-`);
+`,
+);
 
 /** One sync no-op per request (the price of entering Lua). */
-export const luaNoop = lua('lua_noop', `
+export const luaNoop = lua(
+  'lua_noop',
+  `
 function envoy_on_request(h)
 end
-`);
+`,
+);
 
 export const wasmRewrite = {
   name: 'wasm_rewrite',
@@ -67,7 +76,9 @@ export const LUA_MICRO_OPS = {
   addremove: 'headers():add + remove',
   iterate: 'pairs(headers()) full iteration',
 };
-export const luaMicro = lua('lua_micro', `
+export const luaMicro = lua(
+  'lua_micro',
+  `
 function envoy_on_request(h)
   local hs = h:headers()
   local path = hs:get(":path")
@@ -92,4 +103,5 @@ function envoy_on_request(h)
   local ns = (os.clock() - t0) * 1e9 / n
   h:respond({[":status"] = "200", ["content-type"] = "application/json"}, string.format('{"op":"%s","n":%d,"ns":%.1f}', op, n, ns))
 end
-`);
+`,
+);

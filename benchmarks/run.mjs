@@ -24,11 +24,29 @@
 // --quick the exit code is 1 if anything failed (CI runs `npm run bench -- --quick`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, hostConfig, startHost, startUpstream, request, sleep, hostBinary, proxyNamed } from '../test/lib/harness.mjs';
+import {
+  freePort,
+  hostConfig,
+  startHost,
+  startUpstream,
+  request,
+  sleep,
+  hostBinary,
+  proxyNamed,
+} from '../test/lib/harness.mjs';
 import { LUA_MICRO_OPS, luaCallout, luaMicro, luaNoop, luaRewrite, wasmModule, wasmRewrite } from './peers.mjs';
 import {
-  here, cpuSeconds, rssKb, startNginx, startFastUpstream, nginxAvailable, njsAvailable, wrkScript, runWrk,
-  machineInfo, versions,
+  here,
+  cpuSeconds,
+  rssKb,
+  startNginx,
+  startFastUpstream,
+  nginxAvailable,
+  njsAvailable,
+  wrkScript,
+  runWrk,
+  machineInfo,
+  versions,
 } from './lib/procs.mjs';
 import { markdown, stamp, writeReport } from './lib/report.mjs';
 import { callgrindAvailable, countInstructions } from './lib/instructions.mjs';
@@ -58,15 +76,20 @@ const params = {
 };
 const only = opt('only') ? new RegExp(opt('only'), 'i') : null;
 // Proxies (real Envoy first; the test host's rows stay, labelled) and worker counts measured.
-const proxies = opt('proxies', 'envoy@1.40,host').split(',').map((spec) => proxyNamed(spec));
-const workerCounts = opt('workers', quick ? '1' : '1,2').split(',').map(Number);
+const proxies = opt('proxies', 'envoy@1.40,host')
+  .split(',')
+  .map((spec) => proxyNamed(spec));
+const workerCounts = opt('workers', quick ? '1' : '1,2')
+  .split(',')
+  .map(Number);
 const mainProxy = proxies[0];
 const mode = quick ? 'quick' : 'full';
 const started = Date.now();
 const startedAt = new Date(started).toISOString().replace(/\.\d+Z$/, 'Z');
 const say = (...a) => console.error('[bench]', ...a);
 
-if (!fs.existsSync(wasmModule)) say(`${wasmModule} is missing (benchmarks/build-wasm.sh builds it): the Wasm rows will fail`);
+if (!fs.existsSync(wasmModule))
+  say(`${wasmModule} is missing (benchmarks/build-wasm.sh builds it): the Wasm rows will fail`);
 if (!fs.existsSync(hostBinary)) {
   console.error(`${hostBinary} is missing: run \`npm run build\` (or \`npm run bench\`, which builds) first`);
   process.exit(2);
@@ -77,10 +100,14 @@ if (!fs.existsSync(hostBinary)) {
 // ------------------------------------------------------------------------------------------------
 
 const BODY_PIECE = 'abcdefghijklmnop';
-const BODY_TIMES = 4096;  // 64 KiB of lower-case letters
+const BODY_TIMES = 4096; // 64 KiB of lower-case letters
 const shapes = {
   get: { method: 'GET', headers: { 'x-remove': '1' } },
-  post64: { method: 'POST', headers: { 'x-remove': '1', 'content-type': 'text/plain' }, bodyRepeat: [BODY_PIECE, BODY_TIMES] },
+  post64: {
+    method: 'POST',
+    headers: { 'x-remove': '1', 'content-type': 'text/plain' },
+    bodyRepeat: [BODY_PIECE, BODY_TIMES],
+  },
 };
 
 const jwtMaterial = await (async () => {
@@ -88,15 +115,26 @@ const jwtMaterial = await (async () => {
     const { SignJWT, generateKeyPair, exportJWK } = await import('jose');
     const secret = 'nodevoy-bench-secret-0123456789abcdef';
     const claims = { sub: 'bench-user', scope: 'read write' };
-    const hs = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('nodevoy-bench').setIssuedAt()
-      .setExpirationTime('24h').sign(new TextEncoder().encode(secret));
+    const hs = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('nodevoy-bench')
+      .setIssuedAt()
+      .setExpirationTime('24h')
+      .sign(new TextEncoder().encode(secret));
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const jwk = await exportJWK(publicKey);
-    const es = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).setIssuer('nodevoy-bench').setIssuedAt()
-      .setExpirationTime('24h').sign(privateKey);
+    const es = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('nodevoy-bench')
+      .setIssuedAt()
+      .setExpirationTime('24h')
+      .sign(privateKey);
     shapes.jwtHs = { method: 'GET', headers: { 'x-remove': '1', authorization: `Bearer ${hs}` } };
     shapes.jwtEs = { method: 'GET', headers: { 'x-remove': '1', authorization: `Bearer ${es}` } };
-    return { hs: { alg: 'HS256', secret, issuer: 'nodevoy-bench' }, es: { alg: 'ES256', jwk, issuer: 'nodevoy-bench' } };
+    return {
+      hs: { alg: 'HS256', secret, issuer: 'nodevoy-bench' },
+      es: { alg: 'ES256', jwk, issuer: 'nodevoy-bench' },
+    };
   } catch (e) {
     return { error: `jose is not installed for the driver (${e.message})` };
   }
@@ -109,22 +147,37 @@ const jwtMaterial = await (async () => {
 const bundle = path.join(here, 'filters.cjs');
 const jwtBundle = path.join(here, 'jwt-filter.cjs');
 const fx = (filterName, config) => ({ module: 'fixture', filterName, config });
-const js = (filterName, config, module = bundle) => ({ module: 'nodevoy', filterName, config: { module, ...(config ? { config } : {}) } });
+const js = (filterName, config, module = bundle) => ({
+  module: 'nodevoy',
+  filterName,
+  config: { module, ...(config ? { config } : {}) },
+});
 
 // Probe checks: given {status, headers (response), seen (what the echo upstream saw)}, an error or null.
 const expect = {
   ok: () => null,
   rewrite: ({ headers, seen }) =>
-    seen.headers['x-added'] !== 'yes' ? `upstream saw x-added=${seen.headers['x-added']}`
-      : seen.headers['x-remove'] !== undefined ? 'x-remove was not removed'
-        : headers['x-resp'] !== '1' ? `response x-resp=${headers['x-resp']}` : null,
-  header: (name, value) => ({ seen }) => (seen.headers[name] === value ? null : `upstream saw ${name}=${seen.headers[name]} (want ${value})`),
+    seen.headers['x-added'] !== 'yes'
+      ? `upstream saw x-added=${seen.headers['x-added']}`
+      : seen.headers['x-remove'] !== undefined
+        ? 'x-remove was not removed'
+        : headers['x-resp'] !== '1'
+          ? `response x-resp=${headers['x-resp']}`
+          : null,
+  header:
+    (name, value) =>
+    ({ seen }) =>
+      seen.headers[name] === value ? null : `upstream saw ${name}=${seen.headers[name]} (want ${value})`,
   callout: ({ seen }) =>
     seen.headers['x-callout-status'] === '200' && seen.headers['x-callout-body'] === 'allowed'
-      ? null : `upstream saw x-callout-status=${seen.headers['x-callout-status']} x-callout-body=${seen.headers['x-callout-body']}`,
+      ? null
+      : `upstream saw x-callout-status=${seen.headers['x-callout-status']} x-callout-body=${seen.headers['x-callout-body']}`,
   bodyUpper: ({ seen }) =>
-    seen.body.length !== BODY_PIECE.length * BODY_TIMES ? `upstream got ${seen.body.length} body bytes`
-      : seen.body !== BODY_PIECE.repeat(BODY_TIMES).toUpperCase() ? 'upstream saw the body unchanged (onRequestData not applied?)' : null,
+    seen.body.length !== BODY_PIECE.length * BODY_TIMES
+      ? `upstream got ${seen.body.length} body bytes`
+      : seen.body !== BODY_PIECE.repeat(BODY_TIMES).toUpperCase()
+        ? 'upstream saw the body unchanged (onRequestData not applied?)'
+        : null,
   bodySame: ({ seen }) =>
     seen.body === BODY_PIECE.repeat(BODY_TIMES) ? null : `upstream got a changed body (${seen.body.length} bytes)`,
 };
@@ -133,31 +186,234 @@ const REWRITE = { request_set: { 'x-added': 'yes' }, request_remove: ['x-remove'
 const NGINX_PROXY = 'proxy_http_version 1.1;\n      proxy_set_header Connection "";';
 const allConfigs = [
   { name: 'no filter', group: 'none', filters: [], shape: 'get', describe: 'the proxy with no filter but the router' },
-  { name: 'native passthrough', group: 'native', filters: [fx('passthrough', {})], shape: 'get', describe: 'fixture `passthrough`: every hook returns Continue' },
-  { name: 'JS passthrough', group: 'js', filters: [js('passthrough')], shape: 'get', twin: 'native passthrough', describe: '`defineFilter({})`: no handlers, so the module skips JS' },
-  { name: 'JS sync no-op handler', group: 'js', filters: [js('noop')], shape: 'get', twin: 'native passthrough', peers: ['Lua sync no-op'], describe: 'an empty sync `onRequestHeaders` (price of dispatching into JS)' },
-  { name: 'native header rewrite', group: 'native', filters: [fx('headers', REWRITE)], shape: 'get', check: expect.rewrite, describe: 'fixture `headers`: set x-added, delete x-remove on the request, set x-resp on the response' },
-  { name: 'JS header rewrite', group: 'js', filters: [js('rewrite')], shape: 'get', twin: 'native header rewrite', peers: ['Lua header rewrite', 'Wasm header rewrite'], check: expect.rewrite, describe: 'the same rewrite in `onRequestHeaders`/`onResponseHeaders`' },
-  { name: 'native park + resume', group: 'native', filters: [fx('async_resume', { delay_ms: 0, via: 'worker' })], shape: 'get', check: expect.header('x-fixture-resumed', '1'), describe: 'fixture `async_resume` via "worker": StopIteration, resume event committed to the worker scheduler at once, then continue' },
-  { name: 'JS async, await resolved promise', group: 'js', filters: [js('asyncResolved')], shape: 'get', twin: 'native park + resume', check: expect.header('x-async', '1'), describe: '`async onRequestHeaders` that awaits `Promise.resolve()`, then sets a header' },
-  { name: 'JS async, await setImmediate', group: 'js', filters: [js('asyncImmediate')], shape: 'get', twin: 'native park + resume', check: expect.header('x-async', '1'), describe: 'awaits `setImmediate` (a real event-loop turn: the stream parks and is resumed through the scheduler)' },
-  { name: 'JS JWT verify HS256 (jose)', group: 'js', filters: [js('jwt', jwtMaterial.hs, jwtBundle)], shape: 'jwtHs', check: expect.header('x-jwt-sub', 'bench-user'), needs: jwtMaterial.error, describe: '`jwtVerify` from npm `jose` on the bearer token, HMAC key from the filter config' },
-  { name: 'JS JWT verify ES256 (jose)', group: 'js', filters: [js('jwt', jwtMaterial.es, jwtBundle)], shape: 'jwtEs', check: expect.header('x-jwt-sub', 'bench-user'), needs: jwtMaterial.error, describe: 'the same with an ES256 token and a public JWK from the filter config' },
-  { name: 'Lua sync no-op', group: 'lua', envoyOnly: true, filters: [luaNoop], shape: 'get', twin: 'native passthrough', describe: 'Envoy\'s Lua filter with an empty `envoy_on_request`' },
-  { name: 'Lua header rewrite', group: 'lua', envoyOnly: true, filters: [luaRewrite], shape: 'get', twin: 'native header rewrite', check: expect.rewrite, describe: 'the rewrite in Envoy\'s Lua filter (`headers():replace/remove`)' },
-  { name: 'Wasm header rewrite', group: 'wasm', envoyOnly: true, filters: [wasmRewrite], shape: 'get', twin: 'native header rewrite', check: expect.rewrite, describe: 'the rewrite as a proxy-wasm module on V8 (benchmarks/wasm/header_rewrite.c, no SDK)' },
-  { name: 'native callout', group: 'native', filters: [fx('callout', { cluster: 'upstream', path: '/check', timeout_ms: 1000 })], shape: 'get', check: expect.callout, describe: 'fixture `callout`: GET /check on the upstream cluster via http_callout, copy status and body into request headers, continue' },
-  { name: 'Lua httpCall', group: 'lua', envoyOnly: true, filters: [luaCallout], shape: 'get', twin: 'native callout', check: expect.callout, describe: 'Lua `h:httpCall("upstream", GET /check)`, then the same two headers' },
-  { name: 'JS ctx.fetch', group: 'js', filters: [js('fetchCheck', { cluster: 'upstream', path: '/check' })], shape: 'get', twin: 'native callout', peers: ['Lua httpCall'], check: expect.callout, describe: '`await ctx.fetch("upstream", "/check")`, then the same two headers' },
-  { name: 'no filter, 64 KiB POST', group: 'none', filters: [], shape: 'post64', check: expect.bodySame, describe: 'no filter; every request carries a 64 KiB body' },
-  { name: 'JS passthrough, 64 KiB POST', group: 'js', filters: [js('passthrough')], shape: 'post64', check: expect.bodySame, describe: 'no handlers, 64 KiB body' },
-  { name: 'native uppercase body, buffered', group: 'native', filters: [fx('uppercase_body', { response: false })], shape: 'post64', check: expect.bodyUpper, describe: 'fixture `uppercase_body`: buffer the whole request body, upper-case it at end of stream' },
-  { name: 'native uppercase body, per chunk', group: 'native', filters: [fx('uppercase_body', { response: false, stream: true })], shape: 'post64', check: expect.bodyUpper, describe: 'fixture `uppercase_body` with stream: upper-case each chunk as it arrives' },
-  { name: 'JS uppercase body (onRequestData)', group: 'js', filters: [js('upperBody')], shape: 'post64', twin: 'native uppercase body, per chunk', check: expect.bodyUpper, bodyStats: true, describe: '`onRequestData` returns an upper-cased copy of each chunk (byte loop)' },
-  { name: 'JS onRequestData no-op', group: 'js', filters: [js('dataNoop')], shape: 'post64', twin: 'native passthrough', check: expect.bodySame, bodyStats: true, dependsOn: 'JS uppercase body (onRequestData)', describe: '`onRequestData` looks at each chunk and passes it unchanged (price of a body view)' },
-  { name: 'nginx proxy', group: 'nginx', nginx: '', shape: 'get', base: 'nginx proxy', describe: 'nginx reverse proxy (upstream keepalive), no rewrite' },
-  { name: 'nginx native header rewrite', group: 'nginx', nginx: 'proxy_set_header x-added yes;\n      proxy_set_header x-remove "";\n      add_header x-resp 1;', shape: 'get', base: 'nginx proxy', check: expect.rewrite, describe: 'the rewrite with nginx directives (proxy_set_header, add_header)' },
-  { name: 'nginx njs header rewrite', group: 'njs', njs: true, nginx: 'proxy_set_header x-added $nv_added;\n      proxy_set_header x-remove $nv_removed;\n      js_header_filter main.response;', shape: 'get', base: 'nginx proxy', twin: 'nginx native header rewrite', check: expect.rewrite, describe: 'the rewrite in njs (benchmarks/njs/rewrite.js): js_set variables feed proxy_set_header (njs cannot edit r.headersIn), js_header_filter sets x-resp' },
+  {
+    name: 'native passthrough',
+    group: 'native',
+    filters: [fx('passthrough', {})],
+    shape: 'get',
+    describe: 'fixture `passthrough`: every hook returns Continue',
+  },
+  {
+    name: 'JS passthrough',
+    group: 'js',
+    filters: [js('passthrough')],
+    shape: 'get',
+    twin: 'native passthrough',
+    describe: '`defineFilter({})`: no handlers, so the module skips JS',
+  },
+  {
+    name: 'JS sync no-op handler',
+    group: 'js',
+    filters: [js('noop')],
+    shape: 'get',
+    twin: 'native passthrough',
+    peers: ['Lua sync no-op'],
+    describe: 'an empty sync `onRequestHeaders` (price of dispatching into JS)',
+  },
+  {
+    name: 'native header rewrite',
+    group: 'native',
+    filters: [fx('headers', REWRITE)],
+    shape: 'get',
+    check: expect.rewrite,
+    describe: 'fixture `headers`: set x-added, delete x-remove on the request, set x-resp on the response',
+  },
+  {
+    name: 'JS header rewrite',
+    group: 'js',
+    filters: [js('rewrite')],
+    shape: 'get',
+    twin: 'native header rewrite',
+    peers: ['Lua header rewrite', 'Wasm header rewrite'],
+    check: expect.rewrite,
+    describe: 'the same rewrite in `onRequestHeaders`/`onResponseHeaders`',
+  },
+  {
+    name: 'native park + resume',
+    group: 'native',
+    filters: [fx('async_resume', { delay_ms: 0, via: 'worker' })],
+    shape: 'get',
+    check: expect.header('x-fixture-resumed', '1'),
+    describe:
+      'fixture `async_resume` via "worker": StopIteration, resume event committed to the worker scheduler at once, then continue',
+  },
+  {
+    name: 'JS async, await resolved promise',
+    group: 'js',
+    filters: [js('asyncResolved')],
+    shape: 'get',
+    twin: 'native park + resume',
+    check: expect.header('x-async', '1'),
+    describe: '`async onRequestHeaders` that awaits `Promise.resolve()`, then sets a header',
+  },
+  {
+    name: 'JS async, await setImmediate',
+    group: 'js',
+    filters: [js('asyncImmediate')],
+    shape: 'get',
+    twin: 'native park + resume',
+    check: expect.header('x-async', '1'),
+    describe: 'awaits `setImmediate` (a real event-loop turn: the stream parks and is resumed through the scheduler)',
+  },
+  {
+    name: 'JS JWT verify HS256 (jose)',
+    group: 'js',
+    filters: [js('jwt', jwtMaterial.hs, jwtBundle)],
+    shape: 'jwtHs',
+    check: expect.header('x-jwt-sub', 'bench-user'),
+    needs: jwtMaterial.error,
+    describe: '`jwtVerify` from npm `jose` on the bearer token, HMAC key from the filter config',
+  },
+  {
+    name: 'JS JWT verify ES256 (jose)',
+    group: 'js',
+    filters: [js('jwt', jwtMaterial.es, jwtBundle)],
+    shape: 'jwtEs',
+    check: expect.header('x-jwt-sub', 'bench-user'),
+    needs: jwtMaterial.error,
+    describe: 'the same with an ES256 token and a public JWK from the filter config',
+  },
+  {
+    name: 'Lua sync no-op',
+    group: 'lua',
+    envoyOnly: true,
+    filters: [luaNoop],
+    shape: 'get',
+    twin: 'native passthrough',
+    describe: "Envoy's Lua filter with an empty `envoy_on_request`",
+  },
+  {
+    name: 'Lua header rewrite',
+    group: 'lua',
+    envoyOnly: true,
+    filters: [luaRewrite],
+    shape: 'get',
+    twin: 'native header rewrite',
+    check: expect.rewrite,
+    describe: "the rewrite in Envoy's Lua filter (`headers():replace/remove`)",
+  },
+  {
+    name: 'Wasm header rewrite',
+    group: 'wasm',
+    envoyOnly: true,
+    filters: [wasmRewrite],
+    shape: 'get',
+    twin: 'native header rewrite',
+    check: expect.rewrite,
+    describe: 'the rewrite as a proxy-wasm module on V8 (benchmarks/wasm/header_rewrite.c, no SDK)',
+  },
+  {
+    name: 'native callout',
+    group: 'native',
+    filters: [fx('callout', { cluster: 'upstream', path: '/check', timeout_ms: 1000 })],
+    shape: 'get',
+    check: expect.callout,
+    describe:
+      'fixture `callout`: GET /check on the upstream cluster via http_callout, copy status and body into request headers, continue',
+  },
+  {
+    name: 'Lua httpCall',
+    group: 'lua',
+    envoyOnly: true,
+    filters: [luaCallout],
+    shape: 'get',
+    twin: 'native callout',
+    check: expect.callout,
+    describe: 'Lua `h:httpCall("upstream", GET /check)`, then the same two headers',
+  },
+  {
+    name: 'JS ctx.fetch',
+    group: 'js',
+    filters: [js('fetchCheck', { cluster: 'upstream', path: '/check' })],
+    shape: 'get',
+    twin: 'native callout',
+    peers: ['Lua httpCall'],
+    check: expect.callout,
+    describe: '`await ctx.fetch("upstream", "/check")`, then the same two headers',
+  },
+  {
+    name: 'no filter, 64 KiB POST',
+    group: 'none',
+    filters: [],
+    shape: 'post64',
+    check: expect.bodySame,
+    describe: 'no filter; every request carries a 64 KiB body',
+  },
+  {
+    name: 'JS passthrough, 64 KiB POST',
+    group: 'js',
+    filters: [js('passthrough')],
+    shape: 'post64',
+    check: expect.bodySame,
+    describe: 'no handlers, 64 KiB body',
+  },
+  {
+    name: 'native uppercase body, buffered',
+    group: 'native',
+    filters: [fx('uppercase_body', { response: false })],
+    shape: 'post64',
+    check: expect.bodyUpper,
+    describe: 'fixture `uppercase_body`: buffer the whole request body, upper-case it at end of stream',
+  },
+  {
+    name: 'native uppercase body, per chunk',
+    group: 'native',
+    filters: [fx('uppercase_body', { response: false, stream: true })],
+    shape: 'post64',
+    check: expect.bodyUpper,
+    describe: 'fixture `uppercase_body` with stream: upper-case each chunk as it arrives',
+  },
+  {
+    name: 'JS uppercase body (onRequestData)',
+    group: 'js',
+    filters: [js('upperBody')],
+    shape: 'post64',
+    twin: 'native uppercase body, per chunk',
+    check: expect.bodyUpper,
+    bodyStats: true,
+    describe: '`onRequestData` returns an upper-cased copy of each chunk (byte loop)',
+  },
+  {
+    name: 'JS onRequestData no-op',
+    group: 'js',
+    filters: [js('dataNoop')],
+    shape: 'post64',
+    twin: 'native passthrough',
+    check: expect.bodySame,
+    bodyStats: true,
+    dependsOn: 'JS uppercase body (onRequestData)',
+    describe: '`onRequestData` looks at each chunk and passes it unchanged (price of a body view)',
+  },
+  {
+    name: 'nginx proxy',
+    group: 'nginx',
+    nginx: '',
+    shape: 'get',
+    base: 'nginx proxy',
+    describe: 'nginx reverse proxy (upstream keepalive), no rewrite',
+  },
+  {
+    name: 'nginx native header rewrite',
+    group: 'nginx',
+    nginx: 'proxy_set_header x-added yes;\n      proxy_set_header x-remove "";\n      add_header x-resp 1;',
+    shape: 'get',
+    base: 'nginx proxy',
+    check: expect.rewrite,
+    describe: 'the rewrite with nginx directives (proxy_set_header, add_header)',
+  },
+  {
+    name: 'nginx njs header rewrite',
+    group: 'njs',
+    njs: true,
+    nginx:
+      'proxy_set_header x-added $nv_added;\n      proxy_set_header x-remove $nv_removed;\n      js_header_filter main.response;',
+    shape: 'get',
+    base: 'nginx proxy',
+    twin: 'nginx native header rewrite',
+    check: expect.rewrite,
+    describe:
+      'the rewrite in njs (benchmarks/njs/rewrite.js): js_set variables feed proxy_set_header (njs cannot edit r.headersIn), js_header_filter sets x-resp',
+  },
 ];
 for (const c of allConfigs) c.base ??= c.shape === 'post64' ? 'no filter, 64 KiB POST' : 'no filter';
 
@@ -174,8 +430,16 @@ const expanded = allConfigs.flatMap((t) => {
       const tag = tagOf(proxy, workers);
       const at = (n) => n && `${n} [${tag}]`;
       out.push({
-        ...t, template: t.name, name: at(t.name), tag, proxy, workers,
-        base: at(t.base), twin: at(t.twin), dependsOn: at(t.dependsOn), peers: t.peers?.map(at),
+        ...t,
+        template: t.name,
+        name: at(t.name),
+        tag,
+        proxy,
+        workers,
+        base: at(t.base),
+        twin: at(t.twin),
+        dependsOn: at(t.dependsOn),
+        peers: t.peers?.map(at),
       });
     }
   }
@@ -190,7 +454,10 @@ const configs = expanded.filter((c) => !only || only.test(c.name));
 /** The most telling lines of a failure (host stderr is long). */
 function reason(e) {
   const text = String(e?.message ?? e);
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const telling = lines.filter((l) => /error|reject|fail|not supported|unknown|cannot|invalid|exited/i.test(l));
   const pick = (telling.length ? telling.slice(-2) : lines.slice(-2)).join(' / ');
   return pick.replace(/\s+/g, ' ').slice(0, 400);
@@ -209,7 +476,10 @@ function hostYaml(port, filters, extra = {}) {
     port,
     filters,
     clusters: { upstream: upstream.port, echo: echo.port },
-    routes: [{ prefix: '/echo/', cluster: 'echo' }, { prefix: '/', cluster: 'upstream' }],
+    routes: [
+      { prefix: '/echo/', cluster: 'echo' },
+      { prefix: '/', cluster: 'upstream' },
+    ],
     ...extra,
   });
 }
@@ -239,16 +509,26 @@ async function startServer(c, proxy = c.proxy) {
     if (c.njs && !njsAvailable()) throw new Error('the njs module is not installed (run benchmarks/setup.sh)');
     let http = nginxHttp(port, c.nginx);
     if (c.njs) {
-      http = http.replace('js_import_placeholder', `js_import main from ${path.join(here, 'njs', 'rewrite.js')};\n  js_set $nv_added main.added;\n  js_set $nv_removed main.removed;`)
+      http = http
+        .replace(
+          'js_import_placeholder',
+          `js_import main from ${path.join(here, 'njs', 'rewrite.js')};\n  js_set $nv_added main.added;\n  js_set $nv_removed main.removed;`,
+        )
         .replace('js_content_placeholder', 'js_content main.version;');
     } else {
-      http = http.replace('js_import_placeholder', '').replace('location = /__njs_version { js_content_placeholder }', '');
+      http = http
+        .replace('js_import_placeholder', '')
+        .replace('location = /__njs_version { js_content_placeholder }', '');
     }
     const s = await startNginx({ port, http, njs: c.njs });
     return { port, pid: s.proc.pid, stop: () => s.stop(), log: () => s.output() };
   }
   const h = await startHost(hostYaml(port, c.filters), {
-    proxy, concurrency: c.workers, check: false, logLevel: 'warning', startTimeoutMs: proxy.wrapper ? 180000 : 30000,
+    proxy,
+    concurrency: c.workers,
+    check: false,
+    logLevel: 'warning',
+    startTimeoutMs: proxy.wrapper ? 180000 : 30000,
   });
   return { port, pid: h.proc.pid, stop: () => h.stop(), log: () => h.stderr() };
 }
@@ -256,7 +536,14 @@ async function startServer(c, proxy = c.proxy) {
 async function probe(c, port) {
   const s = shapes[c.shape];
   const body = s.bodyRepeat ? s.bodyRepeat[0].repeat(s.bodyRepeat[1]) : undefined;
-  const r = await request(port, { method: s.method, path: '/echo/probe', headers: s.headers, body, agent: false, timeoutMs: 10000 });
+  const r = await request(port, {
+    method: s.method,
+    path: '/echo/probe',
+    headers: s.headers,
+    body,
+    agent: false,
+    timeoutMs: 10000,
+  });
   if (r.status !== 200) throw new Error(`probe: status ${r.status}: ${r.body.slice(0, 300)}`);
   let seen;
   try {
@@ -267,7 +554,14 @@ async function probe(c, port) {
   const problem = (c.check ?? expect.ok)({ status: r.status, headers: r.headers, seen });
   if (problem) throw new Error(`probe: ${problem}`);
   // The real path too (the fast upstream), once.
-  const r2 = await request(port, { method: s.method, path: '/', headers: s.headers, body, agent: false, timeoutMs: 10000 });
+  const r2 = await request(port, {
+    method: s.method,
+    path: '/',
+    headers: s.headers,
+    body,
+    agent: false,
+    timeoutMs: 10000,
+  });
   if (r2.status !== 200) throw new Error(`probe of /: status ${r2.status}: ${r2.body.slice(0, 300)}`);
 }
 
@@ -281,12 +575,18 @@ async function measure(c, seconds) {
     rps: w.requests / (w.duration_us / 1e6),
     cpuUs: w.requests ? (cpu * 1e6) / w.requests : null,
     cpuSeconds: cpu,
-    p50: w.p50, p90: w.p90, p99: w.p99, p999: w.p999, mean: w.mean, max: w.max,
+    p50: w.p50,
+    p90: w.p90,
+    p99: w.p99,
+    p999: w.p999,
+    mean: w.mean,
+    max: w.max,
     errors: { connect: w.connect, read: w.read, write: w.write, status: w.status, timeout: w.timeout },
   };
   if (!w.requests) throw new Error('wrk completed no request');
   if (w.status > w.requests * 0.001) throw new Error(`${w.status} of ${w.requests} responses were not 2xx/3xx`);
-  if (w.timeout + w.connect > w.requests * 0.01) throw new Error(`${w.timeout} timeouts, ${w.connect} connect errors in ${w.requests} requests`);
+  if (w.timeout + w.connect > w.requests * 0.01)
+    throw new Error(`${w.timeout} timeouts, ${w.connect} connect errors in ${w.requests} requests`);
   return run;
 }
 
@@ -320,7 +620,12 @@ async function loadBench() {
       }
       await probe(c, c.server.port);
       c.script = wrkScript(shapes[c.shape]);
-      await runWrk({ port: c.server.port, seconds: params.warmupSeconds, connections: params.connections, script: c.script });
+      await runWrk({
+        port: c.server.port,
+        seconds: params.warmupSeconds,
+        connections: params.connections,
+        script: c.script,
+      });
     } catch (e) {
       c.failed = reason(e);
       c.failedDetail = String(e.message ?? e).slice(-4000);
@@ -352,7 +657,8 @@ async function loadBench() {
     if (c.bodyStats) {
       const last = [...c.server.log().matchAll(/bench-body-stats chunks=(\d+) bytes=(\d+)/g)].at(-1);
       if (last) c.chunksPerRequest = Number(last[1]) / (Number(last[2]) / (BODY_PIECE.length * BODY_TIMES));
-      else if (c.runs.reduce((n, r) => n + r.requests, 0) >= 1024) c.failed ??= 'onRequestData was never called (no bench-body-stats line in the host log)';
+      else if (c.runs.reduce((n, r) => n + r.requests, 0) >= 1024)
+        c.failed ??= 'onRequestData was never called (no bench-body-stats line in the host log)';
     }
     if (c.njs) {
       try {
@@ -382,8 +688,12 @@ async function loadBench() {
       cpuVsBase: base && !base.failed ? c.median.cpuUs / base.median.cpuUs : null,
       rpsVsBase: base && !base.failed ? c.median.rps / base.median.rps : null,
       cpuVsTwin: twin && !twin.failed ? c.median.cpuUs / twin.median.cpuUs : null,
-      cpuVsPeers: Object.fromEntries((c.peers ?? []).map((n) => byName.get(n)).filter((p) => p && !p.failed)
-        .map((p) => [p.template, c.median.cpuUs / p.median.cpuUs])),
+      cpuVsPeers: Object.fromEntries(
+        (c.peers ?? [])
+          .map((n) => byName.get(n))
+          .filter((p) => p && !p.failed)
+          .map((p) => [p.template, c.median.cpuUs / p.median.cpuUs]),
+      ),
     };
   }
 }
@@ -393,17 +703,27 @@ async function loadBench() {
 // ------------------------------------------------------------------------------------------------
 
 // In --quick mode only the rows the targets compare (no-op and header rewrite against Lua, Wasm, native).
-const QUICK_INSTRUCTION_ROWS = /^(no filter|native passthrough|JS sync no-op handler|Lua sync no-op|native header rewrite|JS header rewrite|Lua header rewrite|Wasm header rewrite) \[/;
+const QUICK_INSTRUCTION_ROWS =
+  /^(no filter|native passthrough|JS sync no-op handler|Lua sync no-op|native header rewrite|JS header rewrite|Lua header rewrite|Wasm header rewrite) \[/;
 
 const withBudgets = (c) => ({
   ...c,
-  filters: c.filters.map((f) => (f.module === 'nodevoy' ? { ...f, config: { ...f.config, sync_budget_ms: 60000, async_budget_ms: 3600000 } } : f)),
+  filters: c.filters.map((f) =>
+    f.module === 'nodevoy' ? { ...f, config: { ...f.config, sync_budget_ms: 60000, async_budget_ms: 3600000 } } : f,
+  ),
 });
 
 async function instructionBench() {
   if (mainProxy.kind !== 'envoy') return { skipped: 'the first proxy is not Envoy' };
   if (!callgrindAvailable()) return { failed: 'valgrind is not installed (run benchmarks/setup.sh)' };
-  const rows = configs.filter((c) => c.proxy === mainProxy && c.workers === workerCounts[0] && !c.needs && !c.failed && !(quick && !QUICK_INSTRUCTION_ROWS.test(c.name)));
+  const rows = configs.filter(
+    (c) =>
+      c.proxy === mainProxy &&
+      c.workers === workerCounts[0] &&
+      !c.needs &&
+      !c.failed &&
+      !(quick && !QUICK_INSTRUCTION_ROWS.test(c.name)),
+  );
   for (const c of rows) {
     say(`callgrind: ${c.name}`);
     const s = shapes[c.shape];
@@ -432,10 +752,17 @@ async function instructionBench() {
       const v = c.instructions?.perRequest ?? null;
       const r = (n) => (v !== null && per(n) ? v / per(n) : null);
       return {
-        name: c.name, template: c.template, failed: c.instructionsFailed ?? null, perRequest: v,
-        windows: c.instructions?.windows ?? null, requests: c.instructions?.requests ?? null, warmup: c.instructions?.warmup ?? null,
-        base: c.base, twin: c.twin ?? null,
-        vsBase: r(c.base), vsTwin: c.twin ? r(c.twin) : null,
+        name: c.name,
+        template: c.template,
+        failed: c.instructionsFailed ?? null,
+        perRequest: v,
+        windows: c.instructions?.windows ?? null,
+        requests: c.instructions?.requests ?? null,
+        warmup: c.instructions?.warmup ?? null,
+        base: c.base,
+        twin: c.twin ?? null,
+        vsBase: r(c.base),
+        vsTwin: c.twin ? r(c.twin) : null,
         vsPeers: Object.fromEntries((c.peers ?? []).filter((n) => per(n)).map((n) => [byName.get(n).template, r(n)])),
         overBase: v !== null && per(c.base) ? v - per(c.base) : null,
       };
@@ -457,7 +784,12 @@ async function microBench() {
     return JSON.parse(r.body);
   };
   try {
-    host = await startHost(hostYaml(port, [js('micro')]), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'info' });
+    host = await startHost(hostYaml(port, [js('micro')]), {
+      proxy: mainProxy,
+      concurrency: 1,
+      check: false,
+      logLevel: 'info',
+    });
     const list = await get('op=list');
     versionsInfo.embeddedNode = list.node;
     versionsInfo.embeddedV8 = list.v8;
@@ -472,7 +804,7 @@ async function microBench() {
       ns: Object.fromEntries(list.ops.map((op) => [label(op), median(reps[op].map((x) => x.ns))])),
       n: Object.fromEntries(list.ops.map((op) => [label(op), reps[op][0].n])),
     };
-    if (mainProxy.kind === 'envoy') Object.assign(out.lua = {}, await luaMicroBench(headers));
+    if (mainProxy.kind === 'envoy') Object.assign((out.lua = {}), await luaMicroBench(headers));
     return out;
   } catch (e) {
     return { failed: reason(e) };
@@ -486,17 +818,28 @@ async function luaMicroBench(headers) {
   const port = await freePort();
   let envoy;
   try {
-    envoy = await startHost(hostYaml(port, [luaMicro]), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning' });
+    envoy = await startHost(hostYaml(port, [luaMicro]), {
+      proxy: mainProxy,
+      concurrency: 1,
+      check: false,
+      logLevel: 'warning',
+    });
     const ns = {};
     const n = {};
     for (const [op, label] of Object.entries(LUA_MICRO_OPS)) {
       const runs = [];
       for (let i = 0; i < params.microReps; i++) {
-        const r = await request(port, { path: `/__bench/luamicro?op=${op}&n=${params.microN}`, headers, timeoutMs: 30000 });
+        const r = await request(port, {
+          path: `/__bench/luamicro?op=${op}&n=${params.microN}`,
+          headers,
+          timeoutMs: 30000,
+        });
         if (r.status !== 200) throw new Error(`lua ${op}: status ${r.status}: ${r.body.slice(0, 200)}`);
         runs.push(JSON.parse(r.body));
       }
-      ns[op === 'iterate' ? `${label} (${Object.keys(headers).length + 5}+ headers)` : label] = median(runs.map((x) => x.ns));
+      ns[op === 'iterate' ? `${label} (${Object.keys(headers).length + 5}+ headers)` : label] = median(
+        runs.map((x) => x.ns),
+      );
       n[label] = runs[0].n;
     }
     return { ns, n };
@@ -511,11 +854,26 @@ function prices(micro) {
   const rows = [];
   if (!micro) {
     // skipped
-  } else if (micro.failed) rows.push({ name: 'in-process operations (headers, log)', failed: micro.failed, method: 'in-process loop' });
+  } else if (micro.failed)
+    rows.push({ name: 'in-process operations (headers, log)', failed: micro.failed, method: 'in-process loop' });
   else {
-    for (const [name, v] of Object.entries(micro.ns)) rows.push({ name: `JS ${name}`, value: v, unit: 'ns', method: `in-process loop on ${mainProxy.label}, n=${micro.n[name]}, median of ${params.microReps}` });
-    if (micro.lua?.failed) rows.push({ name: 'Lua header operations', failed: micro.lua.failed, method: 'in-process loop' });
-    else for (const [name, v] of Object.entries(micro.lua?.ns ?? {})) rows.push({ name: `Lua ${name}`, value: v, unit: 'ns', method: `Envoy's Lua filter, os.clock around ${params.microN} calls, median of ${params.microReps}` });
+    for (const [name, v] of Object.entries(micro.ns))
+      rows.push({
+        name: `JS ${name}`,
+        value: v,
+        unit: 'ns',
+        method: `in-process loop on ${mainProxy.label}, n=${micro.n[name]}, median of ${params.microReps}`,
+      });
+    if (micro.lua?.failed)
+      rows.push({ name: 'Lua header operations', failed: micro.lua.failed, method: 'in-process loop' });
+    else
+      for (const [name, v] of Object.entries(micro.lua?.ns ?? {}))
+        rows.push({
+          name: `Lua ${name}`,
+          value: v,
+          unit: 'ns',
+          method: `Envoy's Lua filter, os.clock around ${params.microN} calls, median of ${params.microReps}`,
+        });
   }
   // Differences between end-to-end rows, for each proxy at the first worker count.
   for (const proxy of proxies) {
@@ -524,8 +882,14 @@ function prices(micro) {
     const diff = (name, a, b, method, per = 1, perLabel = '') => {
       const A = cfg(a);
       const B = cfg(b);
-      if (!A || !B) return;  // filtered out with --only, or not run on this proxy
-      const failed = A.failed ? `${a}: ${A.failed}` : B.failed ? `${b}: ${B.failed}` : !per ? 'chunks per request unknown' : null;
+      if (!A || !B) return; // filtered out with --only, or not run on this proxy
+      const failed = A.failed
+        ? `${a}: ${A.failed}`
+        : B.failed
+          ? `${b}: ${B.failed}`
+          : !per
+            ? 'chunks per request unknown'
+            : null;
       rows.push({
         name: `${name} [${tag}]`,
         value: failed ? null : (A.median.cpuUs - B.median.cpuUs) / per,
@@ -534,20 +898,46 @@ function prices(micro) {
         method: `${method}: proxy CPU/request of "${a}" − "${b}"${perLabel}`,
       });
     };
-    diff('handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)', 'JS sync no-op handler', 'JS passthrough', 'derived');
+    diff(
+      'handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)',
+      'JS sync no-op handler',
+      'JS passthrough',
+      'derived',
+    );
     diff('Lua: entering `envoy_on_request`, for comparison', 'Lua sync no-op', 'no filter', 'derived');
-    diff('a JS filter with no handlers (module per-stream overhead)', 'JS passthrough', 'native passthrough', 'derived');
+    diff(
+      'a JS filter with no handlers (module per-stream overhead)',
+      'JS passthrough',
+      'native passthrough',
+      'derived',
+    );
     diff('header rewrite in JS, over the no-op handler', 'JS header rewrite', 'JS sync no-op handler', 'derived');
     diff('header rewrite in Lua, over the no-op Lua filter', 'Lua header rewrite', 'Lua sync no-op', 'derived');
-    diff('resuming a parked stream via the scheduler (+ one setImmediate)', 'JS async, await setImmediate', 'JS async, await resolved promise', 'derived');
+    diff(
+      'resuming a parked stream via the scheduler (+ one setImmediate)',
+      'JS async, await setImmediate',
+      'JS async, await resolved promise',
+      'derived',
+    );
     diff('native park + scheduler resume, for comparison', 'native park + resume', 'native passthrough', 'derived');
     diff('`ctx.fetch` round trip (proxy side)', 'JS ctx.fetch', 'JS sync no-op handler', 'derived');
     diff('Lua `httpCall` round trip (proxy side), for comparison', 'Lua httpCall', 'Lua sync no-op', 'derived');
-    diff('native http_callout round trip (proxy side), for comparison', 'native callout', 'native passthrough', 'derived');
+    diff(
+      'native http_callout round trip (proxy side), for comparison',
+      'native callout',
+      'native passthrough',
+      'derived',
+    );
     const noop = cfg('JS onRequestData no-op');
     const per = noop?.chunksPerRequest;
-    diff('body view creation + detach, per chunk', 'JS onRequestData no-op', 'JS passthrough, 64 KiB POST', 'derived', per,
-      per ? ` ÷ ${per.toFixed(2)} chunks/request (counted by the filter)` : '');
+    diff(
+      'body view creation + detach, per chunk',
+      'JS onRequestData no-op',
+      'JS passthrough, 64 KiB POST',
+      'derived',
+      per,
+      per ? ` ÷ ${per.toFixed(2)} chunks/request (counted by the filter)` : '',
+    );
   }
   return rows;
 }
@@ -563,16 +953,32 @@ async function settleRss(pid) {
 
 async function memoryEnv() {
   const rows = [];
-  for (const [name, filters] of [['no filter', []], ['JS header rewrite', [js('rewrite')]]]) {
+  for (const [name, filters] of [
+    ['no filter', []],
+    ['JS header rewrite', [js('rewrite')]],
+  ]) {
     const port = await freePort();
     let host;
     try {
-      host = await startHost(hostYaml(port, filters), { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning' });
+      host = await startHost(hostYaml(port, filters), {
+        proxy: mainProxy,
+        concurrency: 1,
+        check: false,
+        logLevel: 'warning',
+      });
       const before = await settleRss(host.proc.pid);
       for (let i = 0; i < 200; i++) await request(port, { path: '/', headers: shapes.get.headers });
       const after = await settleRss(host.proc.pid);
-      rows.push({ name: `${name}, 1 worker, after start`, rssKb: before, note: filters.length ? 'main-thread Node environment + bundle loaded' : '' });
-      rows.push({ name: `${name}, 1 worker, after 200 requests`, rssKb: after, note: filters.length ? `the worker's Node environment: +${((after - before) / 1024).toFixed(1)} MB` : '' });
+      rows.push({
+        name: `${name}, 1 worker, after start`,
+        rssKb: before,
+        note: filters.length ? 'main-thread Node environment + bundle loaded' : '',
+      });
+      rows.push({
+        name: `${name}, 1 worker, after 200 requests`,
+        rssKb: after,
+        note: filters.length ? `the worker's Node environment: +${((after - before) / 1024).toFixed(1)} MB` : '',
+      });
     } catch (e) {
       rows.push({ name, failed: reason(e) });
     } finally {
@@ -581,7 +987,12 @@ async function memoryEnv() {
   }
   const nf = rows.find((r) => r.name === 'no filter, 1 worker, after 200 requests');
   const jsr = rows.find((r) => r.name === 'JS header rewrite, 1 worker, after 200 requests');
-  if (nf?.rssKb && jsr?.rssKb) rows.push({ name: 'JS filter host − no-filter host (1 worker)', rssKb: jsr.rssKb - nf.rssKb, note: 'two Node environments (main thread + worker) and the bundle' });
+  if (nf?.rssKb && jsr?.rssKb)
+    rows.push({
+      name: 'JS filter host − no-filter host (1 worker)',
+      rssKb: jsr.rssKb - nf.rssKb,
+      note: 'two Node environments (main thread + worker) and the bundle',
+    });
   return rows;
 }
 
@@ -591,7 +1002,10 @@ const routeVariants = {
   nativePerRoute: {
     filters: [fx('per_route', {})],
     perRoute: (i) => ({ per_route: { perRouteName: 'per_route', config: { config: { value: i } } } }),
-    want: (i, seen) => (JSON.parse(seen['x-route-config'] ?? '{}')?.config?.value === i ? null : `route ${i} got ${seen['x-route-config']}`),
+    want: (i, seen) =>
+      JSON.parse(seen['x-route-config'] ?? '{}')?.config?.value === i
+        ? null
+        : `route ${i} got ${seen['x-route-config']}`,
   },
   jsPlain: {
     filters: [js('routeAware', { value: 'filter-level' })],
@@ -619,7 +1033,13 @@ async function routeHost(n, variant) {
   const t0 = Date.now();
   let host;
   try {
-    host = await startHost(yaml, { proxy: mainProxy, concurrency: 1, check: false, logLevel: 'warning', startTimeoutMs: 180000 });
+    host = await startHost(yaml, {
+      proxy: mainProxy,
+      concurrency: 1,
+      check: false,
+      logLevel: 'warning',
+      startTimeoutMs: 180000,
+    });
     const startMs = Date.now() - t0;
     let good = 0;
     let wrong = '';
@@ -679,7 +1099,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 upstream = await startFastUpstream();
 echo = await startUpstream();
 data.upstreamKind = upstream.kind;
-say(`upstream: ${upstream.kind} on ${upstream.port}; mode ${mode}: ${params.rounds} rounds × ${params.seconds} s, warm-up ${params.warmupSeconds} s, ${configs.length} configurations`);
+say(
+  `upstream: ${upstream.kind} on ${upstream.port}; mode ${mode}: ${params.rounds} rounds × ${params.seconds} s, warm-up ${params.warmupSeconds} s, ${configs.length} configurations`,
+);
 
 /** The failure lines of an instruction phase: the phase itself, or its rows. */
 const instructionFailures = (ins) => [
@@ -700,7 +1122,11 @@ if (flag('instructions-only')) {
   const failed = instructionFailures(instructions);
   if (mergeInto) {
     const saved = JSON.parse(fs.readFileSync(mergeInto, 'utf8'));
-    saved.instructions = { ...instructions, command: `node benchmarks/run.mjs ${argv.join(' ')}`.trim(), at: startedAt };
+    saved.instructions = {
+      ...instructions,
+      command: `node benchmarks/run.mjs ${argv.join(' ')}`.trim(),
+      at: startedAt,
+    };
     saved.failures = [...saved.failures.filter((f) => !f.startsWith('instructions')), ...failed];
     writeReport(saved, { refreshReadmes: saved.mode === 'full' && !/--only/.test(saved.command) });
     say(`merged the instruction counts into ${mergeInto} and re-rendered it`);
@@ -712,7 +1138,7 @@ if (flag('instructions-only')) {
 try {
   await loadBench();
   data.instructions = flag('no-instructions') ? { skipped: '--no-instructions' } : await instructionBench();
-  let micro = null;  // skipped with --no-micro
+  let micro = null; // skipped with --no-micro
   if (!flag('no-micro')) {
     say('price list (in-process loops)');
     micro = await microBench();
@@ -754,7 +1180,8 @@ const njsRow = data.load.find((c) => c.name === 'nginx njs header rewrite');
 const jsRow = data.load.find((c) => c.template === 'JS header rewrite');
 if (njsRow?.ratios && jsRow?.ratios) {
   const pct = (r) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(0)} %`;
-  data.peerSummary = `the header rewrite costs ${pct(jsRow.ratios.cpuVsBase)} CPU per request over no filter in nodevoy (JS) ` +
+  data.peerSummary =
+    `the header rewrite costs ${pct(jsRow.ratios.cpuVsBase)} CPU per request over no filter in nodevoy (JS) ` +
     `(${jsRow.ratios.cpuVsTwin ? `${pct(jsRow.ratios.cpuVsTwin)} over the native twin` : 'native twin n/a'}), ` +
     `and ${pct(njsRow.ratios.cpuVsBase)} over plain nginx proxying in njs ` +
     `(${njsRow.ratios.cpuVsTwin ? `${pct(njsRow.ratios.cpuVsTwin)} over nginx's own directives` : 'directives n/a'}).`;
@@ -764,9 +1191,15 @@ data.failures = [
   ...data.prices.filter((r) => r.failed).map((r) => `price "${r.name}": ${r.failed}`),
   ...instructionFailures(data.instructions),
   ...data.memory.env.filter((r) => r.failed).map((r) => `memory "${r.name}": ${r.failed}`),
-  ...data.memory.routes.flatMap((r) => Object.keys(routeVariants).filter((v) => r[v].failed).map((v) => `memory ${r.routes} routes, ${v}: ${r[v].failed}`)),
+  ...data.memory.routes.flatMap((r) =>
+    Object.keys(routeVariants)
+      .filter((v) => r[v].failed)
+      .map((v) => `memory ${r.routes} routes, ${v}: ${r[v].failed}`),
+  ),
 ];
-data.notes = data.load.filter((c) => c.startFailure).map((c) => `"${c.name}": the proxy died while starting and was restarted once: ${c.startFailure.reason}`);
+data.notes = data.load
+  .filter((c) => c.startFailure)
+  .map((c) => `"${c.name}": the proxy died while starting and was restarted once: ${c.startFailure.reason}`);
 data.durationMs = Date.now() - started;
 
 let md;

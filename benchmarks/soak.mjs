@@ -30,7 +30,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, hostConfig, startHost, sleep, buildDir, runHostExpectFailure } from '../test/lib/harness.mjs';
+import { freePort, hostConfig, startHost, sleep, runHostExpectFailure } from '../test/lib/harness.mjs';
 import { startFastUpstream, rssKb, tempDir } from './lib/procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -92,7 +92,12 @@ function mixFor(features) {
   ];
   if (features.failure_mode) {
     // fail_open: the stream goes on untouched to the upstream
-    mix.push(['/open/throw', 3, 'GET', 200], ['/open/reject', 3, 'GET', 200], ['/open/badheader-uncaught', 2, 'GET', 200], ['/open/pass', 2, 'GET', 200]);
+    mix.push(
+      ['/open/throw', 3, 'GET', 200],
+      ['/open/reject', 3, 'GET', 200],
+      ['/open/badheader-uncaught', 2, 'GET', 200],
+      ['/open/pass', 2, 'GET', 200],
+    );
     if (features.async_budget_ms) mix.push(['/open/hang', 0.3, 'GET', 200]);
   }
   if (features.sync_budget_ms) mix.push(['/spin', 0.1, 'GET', 504]);
@@ -108,7 +113,9 @@ function luaScript(mix, perThread, seed) {
     return `{ ${acc.toFixed(6)}, "${p}", "${method}" }`;
   });
   const file = path.join(tempDir('soak'), 'soak.lua');
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 local mix = { ${rows.join(',\n  ')} }
 local body = string.rep("x", 1024)
 local threads = {}
@@ -163,13 +170,23 @@ function done(summary, latency, requests)
     summary.requests, n, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max, table.concat(parts, ",")))
 end
-`);
+`,
+  );
   return file;
 }
 
 function runWrk(port, script, { connections, threads = 2, maxSeconds }) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${threads}`, `-c${connections}`, `-d${maxSeconds}s`, '--timeout', `${DEADLINE_S}s`, '-s', script, `http://127.0.0.1:${port}/`];
+    const args = [
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${maxSeconds}s`,
+      '--timeout',
+      `${DEADLINE_S}s`,
+      '-s',
+      script,
+      `http://127.0.0.1:${port}/`,
+    ];
     if (process.env.SOAK_DEBUG) say('wrk', args.join(' '));
     const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -198,12 +215,21 @@ function oneReset(port, kind) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     let got = 0;
-    const timer = setTimeout(() => { s.destroy(); resolve('hung'); }, DEADLINE_S * 1000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('hung');
+    }, DEADLINE_S * 1000);
     s.on('error', () => {});
-    s.on('data', (d) => { got += d.length; });
-    s.on('close', () => { clearTimeout(timer); resolve(got ? 'answered-before-reset' : 'reset'); });
+    s.on('data', (d) => {
+      got += d.length;
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got ? 'answered-before-reset' : 'reset');
+    });
     s.on('connect', () => {
-      if (kind === 'partial-body') s.write('POST /body HTTP/1.1\r\nhost: soak\r\ncontent-length: 1024\r\n\r\n' + 'x'.repeat(100));
+      if (kind === 'partial-body')
+        s.write(`POST /body HTTP/1.1\r\nhost: soak\r\ncontent-length: 1024\r\n\r\n${'x'.repeat(100)}`);
       else if (kind === 'partial-head') s.write('GET /park HTTP/1.1\r\nhost: soak\r\nx-partial: ');
       else s.write(`GET /${kind} HTTP/1.1\r\nhost: soak\r\n\r\n`);
       setTimeout(() => s.resetAndDestroy(), 5 + Math.floor(Math.random() * 40));
@@ -215,16 +241,18 @@ async function resetter(port, count, stopAt) {
   const kinds = ['park', 'park', 'timer', 'partial-body', 'partial-head', 'open/park'];
   const out = { sent: 0, reset: 0, answered: 0, hung: 0 };
   let next = 0;
-  await Promise.all(Array.from({ length: RESETTER_CONNECTIONS }, async () => {
-    while (next < count && Date.now() < stopAt) {
-      const i = next++;
-      out.sent++;
-      const r = await oneReset(port, kinds[i % kinds.length]);
-      if (r === 'reset') out.reset++;
-      else if (r === 'hung') out.hung++;
-      else out.answered++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: RESETTER_CONNECTIONS }, async () => {
+      while (next < count && Date.now() < stopAt) {
+        const i = next++;
+        out.sent++;
+        const r = await oneReset(port, kinds[i % kinds.length]);
+        if (r === 'reset') out.reset++;
+        else if (r === 'hung') out.hung++;
+        else out.answered++;
+      }
+    }),
+  );
   return out;
 }
 
@@ -254,10 +282,16 @@ async function requestsSeen(adminPort) {
 function poke(port) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { s.destroy(); resolve(); }, 5000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve();
+    }, 5000);
     s.on('error', () => {});
     s.on('data', () => {});
-    s.on('close', () => { clearTimeout(timer); resolve(); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     s.on('connect', () => s.write('GET /pass HTTP/1.1\r\nhost: soak\r\nconnection: close\r\n\r\n'));
   });
 }
@@ -276,7 +310,9 @@ function stallWatch(port, adminPort, stalls) {
         since = Date.now();
       } else if (Date.now() - since > STALL_S * 1000) {
         stalls.push({ at: new Date().toISOString(), requestsSeen: n });
-        say(`STALL: the host counted no new request for ${STALL_S} s (at ${n}); one request on a fresh connection to go on`);
+        say(
+          `STALL: the host counted no new request for ${STALL_S} s (at ${n}); one request on a fresh connection to go on`,
+        );
         await poke(port);
         since = Date.now();
       }
@@ -289,15 +325,29 @@ function stallWatch(port, adminPort, stalls) {
 
 async function main() {
   const t0 = Date.now();
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   let busy = '';
   try {
-    busy = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers'], { encoding: 'utf8' }).split('\n').slice(0, 5).map((l) => l.trim()).filter(Boolean).join('; ');
-  } catch { /* no ps */ }
+    busy = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers'], { encoding: 'utf8' })
+      .split('\n')
+      .slice(0, 5)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join('; ');
+  } catch {
+    /* no ps */
+  }
   say(`machine: ${os.cpus().length} cores, load average ${load}; top processes: ${busy}`);
 
   const features = await probe();
-  say(`module supports: ${Object.entries(features).map(([k, v]) => `${k}=${v ? 'yes' : 'no'}`).join(', ')}`);
+  say(
+    `module supports: ${Object.entries(features)
+      .map(([k, v]) => `${k}=${v ? 'yes' : 'no'}`)
+      .join(', ')}`,
+  );
   const mix = mixFor(features);
   const up = await startFastUpstream();
   const port = await freePort();
@@ -305,29 +355,60 @@ async function main() {
   const policy = {};
   if (features.sync_budget_ms) policy.sync_budget_ms = 20;
   if (features.async_budget_ms) policy.async_budget_ms = 300;
-  const filters = [{ module: 'nodevoy', filterName: 'faults', config: { module: faultFilters, ...policy, ...(features.failure_mode ? { failure_mode: 'fail_closed' } : {}) } }];
-  if (features.failure_mode) filters.push({ module: 'nodevoy', filterName: 'faultsOpen', config: { module: faultFilters, ...policy, failure_mode: 'fail_open' } });
-  const host = await startHost(hostConfig({ port, adminPort, filters, clusters: { upstream: up.port } }), { concurrency: 2, logLevel: 'critical', check: false });
-  say(`host pid ${host.proc.pid} on :${port} (2 workers), upstream ${up.kind}; mix: ${mix.map(([p, w]) => `${p} ${w}`).join(', ')}`);
+  const filters = [
+    {
+      module: 'nodevoy',
+      filterName: 'faults',
+      config: { module: faultFilters, ...policy, ...(features.failure_mode ? { failure_mode: 'fail_closed' } : {}) },
+    },
+  ];
+  if (features.failure_mode)
+    filters.push({
+      module: 'nodevoy',
+      filterName: 'faultsOpen',
+      config: { module: faultFilters, ...policy, failure_mode: 'fail_open' },
+    });
+  const host = await startHost(hostConfig({ port, adminPort, filters, clusters: { upstream: up.port } }), {
+    concurrency: 2,
+    logLevel: 'critical',
+    check: false,
+  });
+  say(
+    `host pid ${host.proc.pid} on :${port} (2 workers), upstream ${up.kind}; mix: ${mix.map(([p, w]) => `${p} ${w}`).join(', ')}`,
+  );
 
   const stalls = [];
   const stopWatch = stallWatch(port, adminPort, stalls);
 
   // warm-up: the same mix, then the baseline RSS
   const seed = Number(opt('seed', 1));
-  const warm = await runWrk(port, luaScript(mix, Math.ceil(WARMUP / 2), seed), { connections: CONNECTIONS - RESETTER_CONNECTIONS, maxSeconds: 600 });
+  const warm = await runWrk(port, luaScript(mix, Math.ceil(WARMUP / 2), seed), {
+    connections: CONNECTIONS - RESETTER_CONNECTIONS,
+    maxSeconds: 600,
+  });
   await resetter(port, Math.round(WARMUP / 100), Date.now() + 60000);
   await sleep(2000);
   const rssWarm = rssKb(host.proc.pid);
-  say(`warm-up: ${warm.responses} responses in ${(warm.duration_us / 1e6).toFixed(1)} s; RSS ${(rssWarm / 1024).toFixed(1)} MiB`);
+  say(
+    `warm-up: ${warm.responses} responses in ${(warm.duration_us / 1e6).toFixed(1)} s; RSS ${(rssWarm / 1024).toFixed(1)} MiB`,
+  );
 
   // the run: wrk and the resetter side by side; RSS sampled every 5 s
   const rssSamples = [];
-  const sampler = setInterval(() => { try { rssSamples.push(rssKb(host.proc.pid)); } catch { /* gone */ } }, 5000);
+  const sampler = setInterval(() => {
+    try {
+      rssSamples.push(rssKb(host.proc.pid));
+    } catch {
+      /* gone */
+    }
+  }, 5000);
   const runStart = Date.now();
   const wrkShare = TOTAL - RESETS;
   const [main, resets] = await Promise.all([
-    runWrk(port, luaScript(mix, Math.ceil(wrkShare / 2), seed + 1), { connections: CONNECTIONS - RESETTER_CONNECTIONS, maxSeconds: 3600 }),
+    runWrk(port, luaScript(mix, Math.ceil(wrkShare / 2), seed + 1), {
+      connections: CONNECTIONS - RESETTER_CONNECTIONS,
+      maxSeconds: 3600,
+    }),
     resetter(port, RESETS, Date.now() + 3600 * 1000),
   ]);
   const runSeconds = (Date.now() - runStart) / 1000;
@@ -350,51 +431,93 @@ async function main() {
   // wrk counts a stale connection once per check (every 2 s), so its timeout figure is an upper bound;
   // stalls are the times the host stopped answering altogether
   const hung = main.timeout + resets.hung;
-  if (hung) failures.push(`hung requests: wrk counted ${main.timeout} timeouts (connections waiting > ${DEADLINE_S} s, counted per 2 s check), the resetter ${resets.hung}`);
-  if (stalls.length) failures.push(`${stalls.length} stall(s): the host answered nothing for ${STALL_S} s until a new connection arrived (${stalls.map((x) => x.at).join(', ')})`);
+  if (hung)
+    failures.push(
+      `hung requests: wrk counted ${main.timeout} timeouts (connections waiting > ${DEADLINE_S} s, counted per 2 s check), the resetter ${resets.hung}`,
+    );
+  if (stalls.length)
+    failures.push(
+      `${stalls.length} stall(s): the host answered nothing for ${STALL_S} s until a new connection arrived (${stalls.map((x) => x.at).join(', ')})`,
+    );
   const socketErrors = main.connect + main.read + main.write;
-  if (socketErrors) failures.push(`${socketErrors} socket errors on wrk's connections (connect ${main.connect}, read ${main.read}, write ${main.write})`);
+  if (socketErrors)
+    failures.push(
+      `${socketErrors} socket errors on wrk's connections (connect ${main.connect}, read ${main.read}, write ${main.write})`,
+    );
   const statusRows = [];
   for (const st of new Set([...Object.keys(main.statuses), ...Object.keys(expectedByStatus)])) {
     const got = main.statuses[st] || 0;
     const share = got / main.responses;
     const exp = expectedByStatus[st] || 0;
     statusRows.push(`${st}: ${got} (${(share * 100).toFixed(2)} %, mix ${(exp * 100).toFixed(2)} %)`);
-    if (Math.abs(share - exp) > 0.005) failures.push(`status ${st}: ${(share * 100).toFixed(2)} % of responses, the mix says ${(exp * 100).toFixed(2)} %`);
+    if (Math.abs(share - exp) > 0.005)
+      failures.push(
+        `status ${st}: ${(share * 100).toFixed(2)} % of responses, the mix says ${(exp * 100).toFixed(2)} %`,
+      );
   }
   const growth = rssEnd / rssWarm - 1;
-  if (alive && growth > 0.10) failures.push(`RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${(rssWarm / 1024).toFixed(1)} -> ${(rssEnd / 1024).toFixed(1)} MiB)`);
+  if (alive && growth > 0.1)
+    failures.push(
+      `RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${(rssWarm / 1024).toFixed(1)} -> ${(rssEnd / 1024).toFixed(1)} MiB)`,
+    );
   const requests = main.responses + resets.sent;
   if (requests < TOTAL) failures.push(`only ${requests} of ${TOTAL} requests were made`);
 
   const hostStderr = host.stderr();
   const report = {
     requests,
-    wrk: { responses: main.responses, byStatus: main.statuses, timeouts: main.timeout, socketErrors: { connect: main.connect, read: main.read, write: main.write }, p50_ms: main.p50 / 1000, p99_ms: main.p99 / 1000, max_ms: main.max / 1000 },
+    wrk: {
+      responses: main.responses,
+      byStatus: main.statuses,
+      timeouts: main.timeout,
+      socketErrors: { connect: main.connect, read: main.read, write: main.write },
+      p50_ms: main.p50 / 1000,
+      p99_ms: main.p99 / 1000,
+      max_ms: main.max / 1000,
+    },
     resetter: resets,
     hung,
     stalls,
-    rss: { warmupMiB: +(rssWarm / 1024).toFixed(1), endMiB: +(rssEnd / 1024).toFixed(1), growthPct: +(growth * 100).toFixed(1), samplesMiB: rssSamples.map((k) => +(k / 1024).toFixed(1)) },
+    rss: {
+      warmupMiB: +(rssWarm / 1024).toFixed(1),
+      endMiB: +(rssEnd / 1024).toFixed(1),
+      growthPct: +(growth * 100).toFixed(1),
+      samplesMiB: rssSamples.map((k) => +(k / 1024).toFixed(1)),
+    },
     durationSeconds: +runSeconds.toFixed(1),
     requestsPerSecond: Math.round(requests / runSeconds),
     totalSeconds: +((Date.now() - t0) / 1000).toFixed(1),
     features,
     mix: mix.map(([p, w, m, st]) => ({ path: p, weight: w, method: m, expect: st })),
-    host: { exitCode: code, signal, crashLines: hostStderr.split('\n').filter((l) => /AddressSanitizer|runtime error:|FATAL|fatal/.test(l)).slice(0, 5) },
+    host: {
+      exitCode: code,
+      signal,
+      crashLines: hostStderr
+        .split('\n')
+        .filter((l) => /AddressSanitizer|runtime error:|FATAL|fatal/.test(l))
+        .slice(0, 5),
+    },
     machine: { cores: os.cpus().length, loadAverageAtStart: load },
     failures,
   };
   if (opt('json')) fs.writeFileSync(opt('json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log([
-    `soak: ${requests} requests in ${runSeconds.toFixed(1)} s (${report.requestsPerSecond}/s), concurrency ${CONNECTIONS} (wrk ${CONNECTIONS - RESETTER_CONNECTIONS} keep-alive + ${RESETTER_CONNECTIONS} resetting), 2 workers`,
-    `  policy fields in the mix: ${Object.entries(features).filter(([, v]) => v).map(([k]) => k).join(', ') || 'none (the module does not accept them yet)'}`,
-    `  responses by status: ${statusRows.join(', ')}`,
-    `  resets: ${resets.reset} of ${resets.sent} resetter requests reset in flight (${resets.answered} answered before the reset)`,
-    `  hung: ${hung} (wrk timeouts ${main.timeout}, resetter ${resets.hung}); stalls: ${stalls.length}; socket errors: ${socketErrors}; latency p50 ${report.wrk.p50_ms} ms, p99 ${report.wrk.p99_ms} ms, max ${report.wrk.max_ms} ms`,
-    `  RSS: ${report.rss.warmupMiB} MiB after warm-up, ${report.rss.endMiB} MiB at the end (${report.rss.growthPct >= 0 ? '+' : ''}${report.rss.growthPct} %); samples ${report.rss.samplesMiB.join(' ')}`,
-    `  host: exit ${code}${signal ? ` signal ${signal}` : ''} on SIGTERM; crashes ${alive && code === 0 ? 0 : 1}`,
-    `  verdict: ${failures.length ? `FAILED\n    - ${failures.join('\n    - ')}` : 'passed'}`,
-  ].join('\n'));
+  console.log(
+    [
+      `soak: ${requests} requests in ${runSeconds.toFixed(1)} s (${report.requestsPerSecond}/s), concurrency ${CONNECTIONS} (wrk ${CONNECTIONS - RESETTER_CONNECTIONS} keep-alive + ${RESETTER_CONNECTIONS} resetting), 2 workers`,
+      `  policy fields in the mix: ${
+        Object.entries(features)
+          .filter(([, v]) => v)
+          .map(([k]) => k)
+          .join(', ') || 'none (the module does not accept them yet)'
+      }`,
+      `  responses by status: ${statusRows.join(', ')}`,
+      `  resets: ${resets.reset} of ${resets.sent} resetter requests reset in flight (${resets.answered} answered before the reset)`,
+      `  hung: ${hung} (wrk timeouts ${main.timeout}, resetter ${resets.hung}); stalls: ${stalls.length}; socket errors: ${socketErrors}; latency p50 ${report.wrk.p50_ms} ms, p99 ${report.wrk.p99_ms} ms, max ${report.wrk.max_ms} ms`,
+      `  RSS: ${report.rss.warmupMiB} MiB after warm-up, ${report.rss.endMiB} MiB at the end (${report.rss.growthPct >= 0 ? '+' : ''}${report.rss.growthPct} %); samples ${report.rss.samplesMiB.join(' ')}`,
+      `  host: exit ${code}${signal ? ` signal ${signal}` : ''} on SIGTERM; crashes ${alive && code === 0 ? 0 : 1}`,
+      `  verdict: ${failures.length ? `FAILED\n    - ${failures.join('\n    - ')}` : 'passed'}`,
+    ].join('\n'),
+  );
   process.exit(failures.length ? 1 : 0);
 }
 

@@ -52,11 +52,13 @@ bool BodyBuffers::drain(bool received) const {
 
 bool BodyBuffers::replace(std::string_view data) const {
   if (!drain(false) || (with_received_ && !drain(true))) return false;
-  return data.empty() || envoy_dynamic_module_callback_http_append_body(envoy_, type(with_received_), moduleBuffer(data));
+  return data.empty() ||
+         envoy_dynamic_module_callback_http_append_body(envoy_, type(with_received_), moduleBuffer(data));
 }
 
 bool BodyBuffers::append(std::string_view data) const {
-  return data.empty() || envoy_dynamic_module_callback_http_append_body(envoy_, type(with_received_), moduleBuffer(data));
+  return data.empty() ||
+         envoy_dynamic_module_callback_http_append_body(envoy_, type(with_received_), moduleBuffer(data));
 }
 
 bool BodyBuffers::prepend(std::string_view data) const {
@@ -74,7 +76,9 @@ void BodyBuffers::fixContentLength() const {
   auto kind = static_cast<envoy_dynamic_module_type_http_header_type>(direction_ * 2);
   envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
   size_t count = 0;
-  if (!envoy_dynamic_module_callback_http_get_header(envoy_, kind, moduleBuffer("content-length"), &v, 0, &count) || count == 0) return;
+  if (!envoy_dynamic_module_callback_http_get_header(envoy_, kind, moduleBuffer("content-length"), &v, 0, &count) ||
+      count == 0)
+    return;
   const std::string n = std::to_string(size());
   envoy_dynamic_module_callback_http_set_header(envoy_, kind, moduleBuffer("content-length"), moduleBuffer(n));
 }
@@ -83,8 +87,9 @@ ChunkViews::ChunkViews(v8::Isolate* isolate, const std::vector<envoy_dynamic_mod
   array_ = v8::Array::New(isolate, static_cast<int>(chunks.size()));
   auto context = isolate->GetCurrentContext();
   for (size_t i = 0; i < chunks.size(); i++) {
-    auto store = v8::ArrayBuffer::NewBackingStore(const_cast<char*>(chunks[i].ptr), chunks[i].length,
-                                                  [](void*, size_t, void*) {}, nullptr);  // Envoy owns the bytes
+    auto store = v8::ArrayBuffer::NewBackingStore(
+        const_cast<char*>(chunks[i].ptr), chunks[i].length, [](void*, size_t, void*) {},
+        nullptr);  // Envoy owns the bytes
     auto ab = v8::ArrayBuffer::New(isolate, std::move(store));
     buffers_.push_back(ab);
     array_->Set(context, static_cast<uint32_t>(i), v8::Uint8Array::New(ab, 0, chunks[i].length)).Check();
@@ -95,6 +100,8 @@ ChunkViews::~ChunkViews() {
   for (auto& ab : buffers_) ab->Detach();
 }
 
-napi_value ChunkViews::array() const { return toNapi(array_); }
+napi_value ChunkViews::array() const {
+  return toNapi(array_);
+}
 
 }  // namespace nodevoy

@@ -31,7 +31,8 @@ std::shared_ptr<const std::string> internSource(const std::string& identity, std
 }
 
 // Parses a config document that must be an object with only the given keys.
-constexpr int kMaxDepth = 1000;  // deeper documents are refused: printing them back would recurse too far (100,000 overflowed the stack)
+constexpr int kMaxDepth =
+    1000;  // deeper documents are refused: printing them back would recurse too far (100,000 overflowed the stack)
 
 bool parseObject(std::string_view json, std::initializer_list<const char*> keys, const char* what, nlohmann::json* out,
                  std::string* error) {
@@ -72,13 +73,18 @@ std::string absolute(std::string path) {
   return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
 }
 
-std::string configText(const nlohmann::json& doc) { return doc.contains("config") ? doc["config"].dump() : "{}"; }
+std::string configText(const nlohmann::json& doc) {
+  return doc.contains("config") ? doc["config"].dump() : "{}";
+}
 }  // namespace
 
 std::unique_ptr<FilterConfig> FilterConfig::create(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
-                                                   std::string_view filter_name, std::string_view json, std::string* error) {
+                                                   std::string_view filter_name, std::string_view json,
+                                                   std::string* error) {
   nlohmann::json doc;
-  if (!parseObject(json, {"module", "config", "failure_mode", "failure_status", "sync_budget_ms", "async_budget_ms", "js_time_histogram"},
+  if (!parseObject(json,
+                   {"module", "config", "failure_mode", "failure_status", "sync_budget_ms", "async_budget_ms",
+                    "js_time_histogram"},
                    "filter_config", &doc, error))
     return nullptr;
   if (!doc.contains("module") || !doc["module"].is_string() || doc["module"].get<std::string>().empty()) {
@@ -132,7 +138,8 @@ bool FilterConfig::parsePolicy(const nlohmann::json& doc, std::string* error) {
     if (!doc.contains(key)) return true;
     const auto& v = doc[key];
     if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-      *error = std::string("filter_config.") + key + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+      *error = std::string("filter_config.") + key + " must be an integer from " + std::to_string(lo) + " to " +
+               std::to_string(hi);
       return false;
     }
     *out = static_cast<uint32_t>(v.get<int64_t>());
@@ -142,17 +149,20 @@ bool FilterConfig::parsePolicy(const nlohmann::json& doc, std::string* error) {
          number("async_budget_ms", 1, 3600000, &async_budget_ms_);
 }
 
-bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy, const std::string& declarations,
-                                 std::string* error) {
+bool FilterConfig::defineMetrics(envoy_dynamic_module_type_http_filter_config_envoy_ptr envoy,
+                                 const std::string& declarations, std::string* error) {
   auto define = [&](MetricKind kind, const std::string& name, const std::vector<std::string>& labels, size_t* id) {
     std::vector<envoy_dynamic_module_type_module_buffer> ls;
     for (const auto& l : labels) ls.push_back(moduleBuffer(l));
     const std::string full = filter_name_ + "." + name;
     auto* lp = ls.empty() ? nullptr : ls.data();
     envoy_dynamic_module_type_metrics_result r =
-        kind == MetricKind::Counter ? envoy_dynamic_module_callback_http_filter_config_define_counter(envoy, moduleBuffer(full), lp, ls.size(), id)
-        : kind == MetricKind::Gauge ? envoy_dynamic_module_callback_http_filter_config_define_gauge(envoy, moduleBuffer(full), lp, ls.size(), id)
-                                    : envoy_dynamic_module_callback_http_filter_config_define_histogram(envoy, moduleBuffer(full), lp, ls.size(), id);
+        kind == MetricKind::Counter ? envoy_dynamic_module_callback_http_filter_config_define_counter(
+                                          envoy, moduleBuffer(full), lp, ls.size(), id)
+        : kind == MetricKind::Gauge ? envoy_dynamic_module_callback_http_filter_config_define_gauge(
+                                          envoy, moduleBuffer(full), lp, ls.size(), id)
+                                    : envoy_dynamic_module_callback_http_filter_config_define_histogram(
+                                          envoy, moduleBuffer(full), lp, ls.size(), id);
     if (r != envoy_dynamic_module_type_metrics_result_Success) {
       *error = "cannot define metric \"" + full + "\" (metrics result " + std::to_string(static_cast<int>(r)) + ")";
       return false;
@@ -186,7 +196,8 @@ FilterConfig::~FilterConfig() {
   JsEnv::configGone(id_);
 }
 
-std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_name, std::string_view json, std::string* error) {
+std::unique_ptr<PerRouteConfig> PerRouteConfig::create(std::string_view filter_name, std::string_view json,
+                                                       std::string* error) {
   nlohmann::json doc;
   if (!parseObject(json, {"config", "module"}, "per-route filter_config", &doc, error)) return nullptr;
   if (doc.contains("config") && !doc["config"].is_object()) {

@@ -87,7 +87,8 @@ class FilterConfig {
 // stream on that route first needs it.
 class PerRouteConfig {
  public:
-  static std::unique_ptr<PerRouteConfig> create(std::string_view filter_name, std::string_view json, std::string* error);
+  static std::unique_ptr<PerRouteConfig> create(std::string_view filter_name, std::string_view json,
+                                                std::string* error);
   ~PerRouteConfig();
   PerRouteConfig(const PerRouteConfig&) = delete;
   PerRouteConfig& operator=(const PerRouteConfig&) = delete;

@@ -19,15 +19,21 @@ inline bool isGrpcContentType(std::string_view ct) {
 
 inline uint32_t grpcStatusForHttp(uint32_t http_status) {
   switch (http_status) {
-    case 400: return 13;  // INTERNAL
-    case 401: return 16;  // UNAUTHENTICATED
-    case 403: return 7;   // PERMISSION_DENIED
-    case 404: return 12;  // UNIMPLEMENTED
+    case 400:
+      return 13;  // INTERNAL
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 403:
+      return 7;  // PERMISSION_DENIED
+    case 404:
+      return 12;  // UNIMPLEMENTED
     case 429:
     case 502:
     case 503:
-    case 504: return 14;  // UNAVAILABLE
-    default: return 2;    // UNKNOWN
+    case 504:
+      return 14;  // UNAVAILABLE
+    default:
+      return 2;  // UNKNOWN
   }
 }
 

@@ -1,18 +1,15 @@
 #include "envoy-filter/js_env.h"
 
-#include <dlfcn.h>
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <vector>
 
 #include "envoy-filter/filter_config.h"
 #include "envoy-filter/log.h"
+#include "envoy-filter/node_process.h"
 #include "envoy-filter/stream_filter.h"
 #include "native/generated/binding.gen.h"
 
@@ -20,10 +17,6 @@ namespace nodevoy {
 
 namespace {
 
-std::once_flag g_process_once;
-std::unique_ptr<node::InitializationResult> g_process;
-std::string g_process_error;
-std::mutex g_create_mu;  // Node 18 mutates a process-global builtin map while creating environments
 thread_local std::unique_ptr<JsEnv> t_env;
 // Environments replaced after process.exit(), kept until the streams they held are gone.
 thread_local std::vector<std::unique_ptr<JsEnv>> t_retired;
@@ -36,42 +29,6 @@ thread_local JsEnv* t_creating = nullptr;
 std::mutex g_live_mu;
 std::set<uint64_t> g_live_ids;
 std::atomic<uint64_t> g_live_generation{0};
-
-std::string soDirectory() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&soDirectory), &info) == 0 || !info.dli_fname) return ".";
-  std::string p = info.dli_fname;
-  auto slash = p.rfind('/');
-  return slash == std::string::npos ? "." : p.substr(0, slash);
-}
-
-// The runtime's JS entry point: NODEVOY_RUNTIME, else dist/lib/bootstrap.js beside build/.
-std::string bootstrapPath() {
-  if (const char* p = std::getenv("NODEVOY_RUNTIME"); p && *p) return p;
-  return soDirectory() + "/../dist/lib/bootstrap.js";
-}
-
-void initProcess() {
-  // Native addons resolve napi_* in the global scope; Envoy loads us RTLD_LOCAL, so promote libnode.
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(static_cast<int (*)(node::Environment*)>(&node::Stop)), &info) && info.dli_fname)
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);  // never closed: Node stays for the process
-  // Node does not ignore SIGPIPE without its default signal handling; a write to a closed socket would kill Envoy.
-  struct sigaction sa {};
-  if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
-  using namespace node::ProcessInitializationFlags;
-  // The V8 heap limit applies to each environment's isolate (NODEVOY_MAX_HEAP_MB, default 512).
-  const char* heap = std::getenv("NODEVOY_MAX_HEAP_MB");
-  const std::string heap_flag = "--max-old-space-size=" + std::string(heap && *heap ? heap : "512");
-  g_process = node::InitializeOncePerProcess(
-      {"nodevoy", "--no-force-async-hooks-checks", heap_flag}, {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
-                    kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
-  if (!g_process || g_process->early_return() || !g_process->errors().empty()) {
-    g_process_error = "Node.js process initialisation failed";
-    if (g_process)
-      for (const auto& e : g_process->errors()) g_process_error += ": " + e;
-  }
-}
 
 std::string quoteJs(const std::string& s) {
   std::string out = "\"";
@@ -91,7 +48,6 @@ std::string describe(napi_env env, napi_value v) {
   napi_get_value_string_utf8(env, s, out.data(), len + 1, &len);
   return out;
 }
-
 
 // Loading a bundle runs its module code (npm dependencies included): a longer budget than a handler's.
 class LoadBudget {
@@ -144,8 +100,10 @@ void JsEnv::configGone(uint64_t id) {
   // last stream). A worker's waits for its next stream or loop turn: this may be a worker running
   // Envoy's teardown of something else, where no JS should start.
   if (!t_env || t_env->worker_) return;
-  if (none_left) releaseThisThread();  // no config left to validate against: the environment goes
-  else t_env->pruneRetired();
+  if (none_left)
+    releaseThisThread();  // no config left to validate against: the environment goes
+  else
+    t_env->pruneRetired();
 }
 
 void JsEnv::pruneRetired() {
@@ -172,12 +130,12 @@ void JsEnv::pruneRetired() {
       if (gone.contains(instance)) continue;
       napi_value argv[2] = {num(instance), num(static_cast<double>(route))};
       std::string error;
-      if (!callApi(kUnroute, 2, argv, &error)) logError("nodevoy: dropping a per-route config failed: " + error);
+      if (!call<RuntimeFn::Unroute>(argv, &error)) logError("nodevoy: dropping a per-route config failed: " + error);
     }
     for (int index : gone) {
-      napi_value arg = num(index);
+      napi_value args[1] = {num(index)};
       std::string error;
-      if (!callApi(kUnload, 1, &arg, &error)) logError("nodevoy: unloading a filter instance failed: " + error);
+      if (!call<RuntimeFn::Unload>(args, &error)) logError("nodevoy: unloading a filter instance failed: " + error);
     }
   }
   for (uint64_t id : configs) instances_.erase(id);
@@ -199,8 +157,8 @@ void JsEnv::pruneRetired() {
     return std::string(buf);
   };
   logInfo("nodevoy: " + std::string(worker_ ? "a worker's" : "the main thread's") + " environment unloaded " +
-          std::to_string(gone.size()) + " filter instance(s) of destroyed configs in " + ms(started, unloaded) + ", GC " +
-          ms(unloaded, std::chrono::steady_clock::now()));
+          std::to_string(gone.size()) + " filter instance(s) of destroyed configs in " + ms(started, unloaded) +
+          ", GC " + ms(unloaded, std::chrono::steady_clock::now()));
 }
 
 void JsEnv::reapRetired() {
@@ -245,15 +203,12 @@ napi_value JsEnv::initBinding(napi_env env, napi_value exports) {
 }
 
 bool JsEnv::create(bool worker, std::string* error) {
-  std::call_once(g_process_once, initProcess);
-  if (!g_process_error.empty()) {
-    *error = g_process_error;
-    return false;
-  }
-  std::lock_guard lock(g_create_mu);
+  platform_ = nodePlatform(error);
+  if (!platform_) return false;
+  std::lock_guard lock(environmentCreationMutex());
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> errors;
-  setup_ = node::CommonEnvironmentSetup::Create(g_process->platform(), &errors, std::vector<std::string>{"nodevoy"},
+  setup_ = node::CommonEnvironmentSetup::Create(platform_, &errors, std::vector<std::string>{"nodevoy"},
                                                 std::vector<std::string>{}, node::EnvironmentFlags::kNoFlags);
   if (!setup_) {
     *error = "cannot create a Node.js environment";
@@ -272,10 +227,11 @@ bool JsEnv::create(bool worker, std::string* error) {
   node::SetProcessExitHandler(setup_->env(), [this](node::Environment* env, int code) {
     // process.exit() must not end Envoy: this environment stops running JS instead.
     exited_ = true;
-    logError("nodevoy: process.exit(" + std::to_string(code) + ") called by filter code; this worker's environment stops"
+    logError("nodevoy: process.exit(" + std::to_string(code) +
+             ") called by filter code; this worker's environment stops"
              " and a fresh one serves new streams");
     node::Stop(env);
-    pump_.reset();  // nothing runs this loop any more
+    pump_.reset();                                        // nothing runs this loop any more
     for (auto& [id, s] : streams_) s->environmentGone();  // parked streams fail per policy, from their own hooks
   });
 
@@ -299,7 +255,8 @@ bool JsEnv::create(bool worker, std::string* error) {
   if (worker) pump_ = std::make_unique<LoopPump>(setup_->event_loop());
   watchdog_ = std::make_unique<Watchdog>(isolate);
   isolate->AddNearHeapLimitCallback(&JsEnv::nearHeapLimit, this);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   logInfo("nodevoy: Node.js environment ready on " + std::string(worker ? "a worker" : "the main thread") + " in " +
           std::to_string(ms) + " ms");
   return true;
@@ -349,17 +306,15 @@ void JsEnv::registerApi(napi_value api) {
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
-  if (napi_get_typedarray_info(napi_, ids, &type, &length, &data, nullptr, nullptr) == napi_ok && type == napi_uint32_array &&
-      length > 1) {
+  if (napi_get_typedarray_info(napi_, ids, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+      type == napi_uint32_array && length > 1) {
     closed_ids_ = static_cast<uint32_t*>(data);
     closed_capacity_ = static_cast<uint32_t>(length - 1);
   }
-  static const char* names[kFnCount] = {"dispatch", "data", "body",    "callout", "closed", "load",
-                                        "checkRoute", "route", "metrics", "unload",  "unroute"};
-  for (int i = 0; i < kFnCount; i++) {
+  for (int i = 0; i < kRuntimeFnCount; i++) {
     napi_value fn;
     napi_valuetype type = napi_undefined;
-    napi_get_named_property(napi_, api, names[i], &fn);
+    napi_get_named_property(napi_, api, kRuntimeFnNames[i], &fn);
     napi_typeof(napi_, fn, &type);
     // A runtime (NODEVOY_RUNTIME) older than this module lacks the newer calls: those are skipped.
     if (type == napi_function) napi_create_reference(napi_, fn, 1, &fns_[i]);
@@ -375,7 +330,8 @@ napi_value JsEnv::num(double v) {
   return out;
 }
 
-napi_value JsEnv::callApi(Fn which, size_t argc, const napi_value* argv, std::string* error) {
+napi_value JsEnv::callApi(RuntimeFn fn_id, size_t argc, const napi_value* argv, std::string* error) {
+  const int which = static_cast<int>(fn_id);
   napi_value recv, fn, result = nullptr;
   if (!fns_[which]) {
     if (error) *error = "the nodevoy runtime lacks this call (is NODEVOY_RUNTIME older than the module?)";
@@ -395,7 +351,8 @@ napi_value JsEnv::callApi(Fn which, size_t argc, const napi_value* argv, std::st
       napi_value exc;
       napi_get_and_clear_last_exception(napi_, &exc);
     }
-    if (error) *error = "JS ran past its synchronous time budget of " + std::to_string(budget_ms_) + " ms and was stopped";
+    if (error)
+      *error = "JS ran past its synchronous time budget of " + std::to_string(budget_ms_) + " ms and was stopped";
     return nullptr;
   }
   if (status != napi_ok) {
@@ -426,11 +383,12 @@ bool JsEnv::waitLoaded(napi_value state, const std::string& what, std::string* e
     napi_get_value_bool(napi_, field("done"), &done);
     if (done) break;
     if (exited_ || std::chrono::steady_clock::now() > deadline) {
-      *error = exited_ ? "process.exit() called while loading " + what : "loading " + what + " did not finish within 30 s";
+      *error =
+          exited_ ? "process.exit() called while loading " + what : "loading " + what + " did not finish within 30 s";
       return false;
     }
     uv_run(setup_->event_loop(), UV_RUN_ONCE);
-    g_process->platform()->DrainTasks(setup_->isolate());
+    platform_->DrainTasks(setup_->isolate());
   }
   napi_value err = field("error");
   napi_valuetype t;
@@ -451,7 +409,8 @@ napi_value JsEnv::str(const std::string& s) {
   return v;
 }
 
-JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error, std::string* source, std::string* identity) {
+JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* error, std::string* source,
+                                   std::string* identity) {
   if (auto it = instances_.find(config.id()); it != instances_.end()) {
     const Instance inst = it->second;
     pruneRetired();
@@ -468,10 +427,13 @@ JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* erro
     napi_value undefined;
     napi_get_undefined(napi_, &undefined);
     const BundleText& bundle = config.bundle();
-    napi_value argv[6] = {str(config.modulePath()), str(config.filterName()), str(config.userConfigJson()),
-                          num(config.asyncBudgetMs()), bundle.source ? str(*bundle.source) : undefined,
+    napi_value argv[6] = {str(config.modulePath()),
+                          str(config.filterName()),
+                          str(config.userConfigJson()),
+                          num(config.asyncBudgetMs()),
+                          bundle.source ? str(*bundle.source) : undefined,
                           bundle.identity.empty() ? undefined : str(bundle.identity)};
-    napi_value state = callApi(kLoad, 6, argv, error);
+    napi_value state = call<RuntimeFn::Load>(argv, error);
     if (!state || !waitLoaded(state, config.modulePath(), error)) return {};
     napi_value v;
     napi_get_named_property(napi_, state, "index", &v);
@@ -495,7 +457,8 @@ JsEnv::Instance JsEnv::instanceFor(const FilterConfig& config, std::string* erro
 std::string JsEnv::stringField(napi_value object, const char* name) {
   napi_value v;
   napi_valuetype type = napi_undefined;
-  if (napi_get_named_property(napi_, object, name, &v) != napi_ok || napi_typeof(napi_, v, &type) != napi_ok || type != napi_string)
+  if (napi_get_named_property(napi_, object, name, &v) != napi_ok || napi_typeof(napi_, v, &type) != napi_ok ||
+      type != napi_string)
     return {};
   size_t len = 0;
   napi_get_value_string_utf8(napi_, v, nullptr, 0, &len);
@@ -506,13 +469,14 @@ std::string JsEnv::stringField(napi_value object, const char* name) {
 
 std::string JsEnv::metricsOf(int instance) {
   NapiScope scope(napi_);
-  napi_value arg = num(instance);
+  napi_value args[1] = {num(instance)};
   std::string error;
-  napi_value r = callApi(kMetrics, 1, &arg, &error);
+  napi_value r = call<RuntimeFn::Metrics>(args, &error);
   return r ? describe(napi_, r) : "[]";
 }
 
-bool JsEnv::checkRoute(const std::string& filter_name, const std::string& module, const std::string& json, std::string* error) {
+bool JsEnv::checkRoute(const std::string& filter_name, const std::string& module, const std::string& json,
+                       std::string* error) {
   if (exited_) {
     *error = "the environment has stopped (process.exit)";
     return false;
@@ -520,7 +484,7 @@ bool JsEnv::checkRoute(const std::string& filter_name, const std::string& module
   NapiScope scope(napi_);
   LoadBudget budget(budget_ms_);
   napi_value argv[3] = {str(filter_name), str(module), str(json)};
-  napi_value state = callApi(kCheckRoute, 3, argv, error);
+  napi_value state = call<RuntimeFn::CheckRoute>(argv, error);
   return state && waitLoaded(state, module.empty() ? "filter " + filter_name : module, error);
 }
 
@@ -528,7 +492,7 @@ bool JsEnv::ensureRoute(int instance, uint64_t route, const std::string& json, s
   if (routes_.count({instance, route})) return true;
   NapiScope scope(napi_);
   napi_value argv[3] = {num(instance), num(static_cast<double>(route)), str(json)};
-  napi_value r = callApi(kRoute, 3, argv, error);
+  napi_value r = call<RuntimeFn::Route>(argv, error);
   if (!r) return false;
   std::string e = describe(napi_, r);
   if (!e.empty()) {
@@ -558,36 +522,37 @@ Outcome JsEnv::dispatch(Phase phase, int instance, uint32_t stream, uint64_t rou
   NapiScope scope(napi_);
   napi_value argv[4] = {num(static_cast<uint32_t>(phase)), num(instance), num(stream), num(static_cast<double>(route))};
   std::string error;
-  return toOutcome(callApi(kDispatch, 4, argv, &error), "dispatch", error);
+  return toOutcome(call<RuntimeFn::Dispatch>(argv, &error), "dispatch", error);
 }
 
 Outcome JsEnv::data(Phase phase, int instance, uint32_t stream, uint64_t route, napi_value chunks, bool end) {
   if (exited_) return Outcome::Failed;
-  napi_value argv[6] = {num(static_cast<uint32_t>(phase)), num(instance), num(stream), num(static_cast<double>(route)), chunks, nullptr};
+  napi_value argv[6] = {num(static_cast<uint32_t>(phase)), num(instance), num(stream),
+                        num(static_cast<double>(route)),   chunks,        nullptr};
   napi_get_boolean(napi_, end, &argv[5]);
   std::string error;
-  return toOutcome(callApi(kData, 6, argv, &error), "data dispatch", error);
+  return toOutcome(call<RuntimeFn::Data>(argv, &error), "data dispatch", error);
 }
 
 void JsEnv::deliverBody(uint32_t stream, int direction, napi_value bytes) {
   if (exited_) return;
   napi_value argv[3] = {num(stream), num(direction), bytes};
   std::string error;
-  if (!callApi(kBody, 3, argv, &error)) logError("nodevoy: body delivery failed: " + error);
+  if (!call<RuntimeFn::Body>(argv, &error)) logError("nodevoy: body delivery failed: " + error);
 }
 
 void JsEnv::calloutDone(uint32_t stream, uint64_t callout, uint32_t result, napi_value headers, napi_value body) {
   if (exited_) return;
   napi_value argv[5] = {num(stream), num(static_cast<double>(callout)), num(result), headers, body};
   std::string error;
-  if (!callApi(kCallout, 5, argv, &error)) logError("nodevoy: callout delivery failed: " + error);
+  if (!call<RuntimeFn::Callout>(argv, &error)) logError("nodevoy: callout delivery failed: " + error);
 }
 
 void JsEnv::closed(uint32_t stream) {
   if (exited_) return;
   NapiScope scope(napi_);
-  napi_value arg = num(stream);
-  callApi(kClosed, 1, &arg, nullptr);
+  napi_value args[1] = {num(stream)};
+  call<RuntimeFn::Closed>(args, nullptr);
 }
 
 void JsEnv::closeLater(uint32_t stream) {
@@ -610,7 +575,9 @@ uint32_t JsEnv::addStream(StreamFilter* s) {
   return id;
 }
 
-void JsEnv::removeStream(uint32_t id) { streams_.erase(id); }
+void JsEnv::removeStream(uint32_t id) {
+  streams_.erase(id);
+}
 
 StreamFilter* JsEnv::stream(uint32_t id) const {
   auto it = streams_.find(id);
@@ -619,8 +586,10 @@ StreamFilter* JsEnv::stream(uint32_t id) const {
 
 void JsEnv::afterHook() {
   if (!pump_ || exited_) return;
-  if (pump_->due()) runLoop();
-  else pump_->retime(uv_backend_timeout(setup_->event_loop()));
+  if (pump_->due())
+    runLoop();
+  else
+    pump_->retime(uv_backend_timeout(setup_->event_loop()));
 }
 
 void JsEnv::runLoop() {
@@ -630,7 +599,8 @@ void JsEnv::runLoop() {
     WatchdogScope watchdog(watchdog_.get(), budget_ms_);
     uv_run(setup_->event_loop(), UV_RUN_NOWAIT);
     if (watchdog.terminated())
-      logError("nodevoy: JS run from the event loop (a timer or I/O callback) ran past " + std::to_string(budget_ms_) + " ms and was stopped");
+      logError("nodevoy: JS run from the event loop (a timer or I/O callback) ran past " + std::to_string(budget_ms_) +
+               " ms and was stopped");
   }
   if (pump_) pump_->ran(uv_backend_timeout(setup_->event_loop()));
 }

@@ -18,6 +18,7 @@
 #include "envoy-filter/loop_pump.h"
 #include "envoy-filter/watchdog.h"
 #include "envoy-filter/outcome.h"
+#include "native/generated/runtime_api.gen.h"
 
 namespace nodevoy {
 
@@ -36,7 +37,6 @@ class NapiScope {
   napi_env env_;
   napi_handle_scope scope_ = nullptr;
 };
-
 
 class JsEnv {
  public:
@@ -71,7 +71,8 @@ class JsEnv {
   // The filter's metric declarations as JSON ([{kind, name, labels}]), main thread at config time.
   std::string metricsOf(int instance);
   // Validates a per-route config against the named filter's route schema (main thread, config time).
-  bool checkRoute(const std::string& filter_name, const std::string& module, const std::string& json, std::string* error);
+  bool checkRoute(const std::string& filter_name, const std::string& module, const std::string& json,
+                  std::string* error);
   // Makes a per-route config known to an instance in this environment (parsed once per route).
   bool ensureRoute(int instance, uint64_t route, const std::string& json, std::string* error);
 
@@ -116,8 +117,13 @@ class JsEnv {
   // Unloads the instances and per-route configs of configs Envoy destroyed since the last look. On every
   // entry that may load or run JS; costs one atomic load when nothing changed.
   void pruneRetired();
-  enum Fn { kDispatch, kData, kBody, kCallout, kClosed, kLoad, kCheckRoute, kRoute, kMetrics, kUnload, kUnroute, kFnCount };
-  napi_value callApi(Fn fn, size_t argc, const napi_value* argv, std::string* error);
+  napi_value callApi(RuntimeFn fn, size_t argc, const napi_value* argv, std::string* error);
+  // A call into the runtime, its argument count checked against native/binding.spec.json at compile time.
+  template <RuntimeFn F, size_t N>
+  napi_value call(const napi_value (&argv)[N], std::string* error) {
+    static_assert(N == arity(F), "argument count differs from the runtime call's in native/binding.spec.json");
+    return callApi(F, N, argv, error);
+  }
   // Runs the loop until a LoadState-shaped object reports done; false (with *error) on failure.
   bool waitLoaded(napi_value state, const std::string& what, std::string* error);
   Outcome toOutcome(napi_value r, const char* what, const std::string& error);
@@ -128,6 +134,7 @@ class JsEnv {
   static napi_value initBinding(napi_env env, napi_value exports);
   static size_t nearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
 
+  node::MultiIsolatePlatform* platform_ = nullptr;  // the process's (node_process.h)
   std::unique_ptr<node::CommonEnvironmentSetup> setup_;
   std::unique_ptr<v8::Locker> locker_;
   std::unique_ptr<v8::Isolate::Scope> isolate_scope_;
@@ -136,7 +143,7 @@ class JsEnv {
   std::optional<v8::Context::Scope> context_scope_;
   napi_env napi_ = nullptr;
   napi_ref api_ = nullptr;
-  napi_ref fns_[kFnCount] = {};
+  napi_ref fns_[kRuntimeFnCount] = {};
   napi_async_context async_ = nullptr;
   uv_async_t keepalive_{};
   bool keepalive_open_ = false;
@@ -146,7 +153,7 @@ class JsEnv {
   bool terminated_ = false;  // the last call was stopped by the watchdog
   std::unordered_map<uint32_t, StreamFilter*> streams_;
   uint32_t next_stream_ = 1;
-  std::map<uint64_t, Instance> instances_;  // by filter config id
+  std::map<uint64_t, Instance> instances_;     // by filter config id
   std::set<std::pair<int, uint64_t>> routes_;  // (instance, per-route config id) already parsed in JS
   int worker_index_ = -1;
   bool worker_ = false;
@@ -154,7 +161,7 @@ class JsEnv {
   uint64_t copied_ = 0;
   uint32_t* closed_ids_ = nullptr;  // the api's closedIds Uint32Array; kept alive by api_
   uint32_t closed_capacity_ = 0;
-  bool exited_ = false;  // process.exit() was called: the environment runs no more JS
+  bool exited_ = false;   // process.exit() was called: the environment runs no more JS
   bool retired_ = false;  // replaced by a fresh environment on this thread; scopes left
 };
 

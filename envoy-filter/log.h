@@ -16,8 +16,14 @@ inline void log(envoy_dynamic_module_type_log_level level, std::string_view mess
   envoy_dynamic_module_callback_log(level, moduleBuffer(message));
 }
 
-inline void logError(std::string_view m) { log(envoy_dynamic_module_type_log_level_Error, m); }
-inline void logInfo(std::string_view m) { log(envoy_dynamic_module_type_log_level_Info, m); }
-inline void logDebug(std::string_view m) { log(envoy_dynamic_module_type_log_level_Debug, m); }
+inline void logError(std::string_view m) {
+  log(envoy_dynamic_module_type_log_level_Error, m);
+}
+inline void logInfo(std::string_view m) {
+  log(envoy_dynamic_module_type_log_level_Info, m);
+}
+inline void logDebug(std::string_view m) {
+  log(envoy_dynamic_module_type_log_level_Debug, m);
+}
 
 }  // namespace nodevoy

@@ -48,11 +48,12 @@ class LoopPump {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  bool requested_ = false;   // the helper asked for a run that has not happened yet
-  bool starved_ = false;     // it asked while no stream could carry the event
+  bool requested_ = false;  // the helper asked for a run that has not happened yet
+  bool starved_ = false;    // it asked while no stream could carry the event
   int timeout_ms_ = -1;
   envoy_dynamic_module_type_http_filter_scheduler_module_ptr target_ = nullptr;
-  std::vector<envoy_dynamic_module_type_http_filter_scheduler_module_ptr> live_;  // offered, not withdrawn (oldest first)
+  std::vector<envoy_dynamic_module_type_http_filter_scheduler_module_ptr>
+      live_;  // offered, not withdrawn (oldest first)
 };
 
 }  // namespace nodevoy

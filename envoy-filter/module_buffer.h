@@ -6,6 +6,8 @@
 
 namespace nodevoy {
 
-inline envoy_dynamic_module_type_module_buffer moduleBuffer(std::string_view s) { return {s.data(), s.size()}; }
+inline envoy_dynamic_module_type_module_buffer moduleBuffer(std::string_view s) {
+  return {s.data(), s.size()};
+}
 
 }  // namespace nodevoy

@@ -15,24 +15,14 @@
 namespace nodevoy {
 
 namespace {
-// The hooks' statuses, from the ABI's enums; the request and response enums (and headers and trailers)
-// share their values, so one name serves each.
-#define NODEVOY_STATUS(hook, value) envoy_dynamic_module_type_on_http_filter_##hook##_status_##value
-constexpr int kContinue = NODEVOY_STATUS(request_headers, Continue);
-constexpr int kStopIteration = NODEVOY_STATUS(request_headers, StopIteration);
-constexpr int kStopAndBuffer = NODEVOY_STATUS(request_body, StopIterationAndBuffer);
-constexpr int kStopAndWatermark = NODEVOY_STATUS(request_body, StopIterationAndWatermark);
-constexpr int kStopNoBuffer = NODEVOY_STATUS(request_body, StopIterationNoBuffer);
-static_assert(kContinue == NODEVOY_STATUS(response_headers, Continue) && kContinue == NODEVOY_STATUS(request_body, Continue) &&
-              kContinue == NODEVOY_STATUS(response_body, Continue) && kContinue == NODEVOY_STATUS(request_trailers, Continue) &&
-              kContinue == NODEVOY_STATUS(response_trailers, Continue));
-static_assert(kStopIteration == NODEVOY_STATUS(response_headers, StopIteration) &&
-              kStopIteration == NODEVOY_STATUS(request_trailers, StopIteration) &&
-              kStopIteration == NODEVOY_STATUS(response_trailers, StopIteration));
-static_assert(kStopAndBuffer == NODEVOY_STATUS(response_body, StopIterationAndBuffer) &&
-              kStopAndWatermark == NODEVOY_STATUS(response_body, StopIterationAndWatermark) &&
-              kStopNoBuffer == NODEVOY_STATUS(response_body, StopIterationNoBuffer));
-#undef NODEVOY_STATUS
+// The hooks' statuses (generated from the spec, pinned to the ABI's values there): the request and response
+// enums, and headers and trailers, share their values, so one name serves each.
+constexpr auto kContinue = HeadersStatus::Continue;
+constexpr auto kStopIteration = HeadersStatus::StopIteration;
+constexpr auto kBodyContinue = BodyStatus::Continue;
+constexpr auto kStopAndBuffer = BodyStatus::StopIterationAndBuffer;
+constexpr auto kStopAndWatermark = BodyStatus::StopIterationAndWatermark;
+constexpr auto kStopNoBuffer = BodyStatus::StopIterationNoBuffer;
 
 // Marks a JS call during which a settle of `direction` is only recorded: the caller finishes it itself.
 class Deferring {
@@ -85,14 +75,16 @@ StreamFilter::~StreamFilter() {
 
 void StreamFilter::environmentGone() {
   const bool any = failParked(Outcome::Failed);
-  if (any && deferring_ == kNone && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+  if (any && deferring_ == kNone && !completed_)
+    envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
 // ---- hooks ----
 
-int StreamFilter::onHeaders(int direction, bool end_stream) {
+HeadersStatus StreamFilter::onHeaders(Direction dir, bool end_stream) {
+  const int direction = index(dir);
   if (!env_) {
-    if (direction != 0 || answered_) return kContinue;
+    if (direction != kRequest || answered_) return kContinue;
     countFailure("unavailable");
     if (config_.failOpen()) return kContinue;
     answered_ = true;
@@ -100,9 +92,9 @@ int StreamFilter::onHeaders(int direction, bool end_stream) {
     return kStopIteration;
   }
   budgetJs();
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   d.end_seen = end_stream;
-  const Phase phase = phaseOf(0, direction);
+  const Phase phase = headersPhase(direction);
   if (!has(phase) || answered_) {
     d.headers_passed = true;
     return kContinue;
@@ -113,39 +105,41 @@ int StreamFilter::onHeaders(int direction, bool end_stream) {
   return r == Result::Go ? kContinue : kStopIteration;
 }
 
-int StreamFilter::onData(int direction, bool end_stream) {
-  if (!env_ || answered_) return kContinue;
-  if (!env_->alive() && !dirs_[direction].parked) return kContinue;  // handled by the headers phase's failure
+BodyStatus StreamFilter::onData(Direction dir, bool end_stream) {
+  const int direction = index(dir);
+  if (!env_ || answered_) return kBodyContinue;
+  if (!env_->alive() && !dirs_[direction].parked) return kBodyContinue;  // handled by the headers phase's failure
   budgetJs();
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   if (end_stream) d.end_seen = d.data_end = true;
   if (d.parked) {
     // The headers handler is still running: hold the chunk (our chunk handler sees it on resume).
-    if (has(phaseOf(1, direction))) d.deferred_data = true;
+    if (has(dataPhase(direction))) d.deferred_data = true;
     if (!(d.want_body && d.end_seen && !d.body_delivered)) return d.want_body ? kStopAndBuffer : kStopAndWatermark;
     in_data_hook_ = direction;
     Result r = deliverAndResume(direction, Hook::Data);
     in_data_hook_ = -1;
     env_->afterHook();
-    if (r == Result::Go) return kContinue;
+    if (r == Result::Go) return kBodyContinue;
     return r == Result::Answered ? kStopNoBuffer : kStopAndBuffer;
   }
-  if (!has(phaseOf(1, direction))) return kContinue;
+  if (!has(dataPhase(direction))) return kBodyContinue;
   in_data_hook_ = direction;
   Outcome o = applyPolicy(runChunks(direction, true, end_stream));
   in_data_hook_ = -1;
   Result r = o == Outcome::Continue ? Result::Go : answer(o);
   env_->afterHook();
-  return r == Result::Go ? kContinue : kStopNoBuffer;
+  return r == Result::Go ? kBodyContinue : kStopNoBuffer;
 }
 
-int StreamFilter::onTrailers(int direction) {
+HeadersStatus StreamFilter::onTrailers(Direction dir) {
+  const int direction = index(dir);
   if (!env_ || answered_) return kContinue;
   if (!env_->alive() && !dirs_[direction].parked) return kContinue;
   budgetJs();
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   d.end_seen = true;
-  const Phase phase = phaseOf(2, direction);
+  const Phase phase = trailersPhase(direction);
   if (d.parked) {
     if (has(phase)) d.deferred_trailers = true;
     if (!(d.want_body && !d.body_delivered)) return kStopIteration;
@@ -170,8 +164,9 @@ void StreamFilter::onScheduled(uint64_t event_id) {
   env_->afterHook();
 }
 
-void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result, const envoy_dynamic_module_type_envoy_http_header* headers,
-                                 size_t header_count, const envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
+void StreamFilter::onCalloutDone(uint64_t callout, uint32_t result,
+                                 const envoy_dynamic_module_type_envoy_http_header* headers, size_t header_count,
+                                 const envoy_dynamic_module_type_envoy_buffer* chunks, size_t chunk_count) {
   if (!env_ || completed_ || !env_->alive()) return;
   budgetJs();
   {
@@ -216,8 +211,10 @@ void StreamFilter::onStreamComplete() {
   }
   if (env_ && touched_) {
     budgetJs();
-    if (parked || watched_) env_->closed(id_);  // aborts the handler's signal, rejects what it awaits
-    else env_->closeLater(id_);
+    if (parked || watched_)
+      env_->closed(id_);  // aborts the handler's signal, rejects what it awaits
+    else
+      env_->closeLater(id_);
     env_->afterHook();
   }
 }
@@ -225,7 +222,7 @@ void StreamFilter::onStreamComplete() {
 // ---- running handlers ----
 
 StreamFilter::Result StreamFilter::run(Phase phase, Hook hook, int direction) {
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   d.settled.reset();
   Outcome o;
   {
@@ -245,7 +242,8 @@ void StreamFilter::openStream() {
   if (touched_) return;
   touched_ = true;
   envoy_dynamic_module_callback_http_filter_increment_counter(envoy_, config_.requestsCounter(), nullptr, 0, 1);
-  auto* route = static_cast<const PerRouteConfig*>(envoy_dynamic_module_callback_get_most_specific_route_config(envoy_));
+  auto* route =
+      static_cast<const PerRouteConfig*>(envoy_dynamic_module_callback_get_most_specific_route_config(envoy_));
   if (!route) return;
   std::string error;
   if (env_->ensureRoute(instance_, route->id(), route->configJson(), &error)) {
@@ -273,7 +271,7 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
   if (chunks.empty() && !end) return Outcome::Continue;
   openStream();
   if (route_failed_) return Outcome::Failed;
-  const Phase phase = phaseOf(1, direction);
+  const Phase phase = dataPhase(direction);
   const auto t0 = std::chrono::steady_clock::now();
   Outcome o;
   {
@@ -287,17 +285,20 @@ Outcome StreamFilter::runChunks(int direction, bool received, bool end) {
   return o;
 }
 
-void StreamFilter::budgetJs() { env_->setSyncBudget(config_.syncBudgetMs()); }
+void StreamFilter::budgetJs() {
+  env_->setSyncBudget(config_.syncBudgetMs());
+}
 
 void StreamFilter::recordJsTime(Phase phase, uint64_t micros) {
   if (!config_.recordsJsTime()) return;
   const char* name = phaseName(phase);
   envoy_dynamic_module_type_module_buffer label = moduleBuffer(name);
-  envoy_dynamic_module_callback_http_filter_record_histogram_value(envoy_, config_.jsTimeHistogram(), &label, 1, micros);
+  envoy_dynamic_module_callback_http_filter_record_histogram_value(envoy_, config_.jsTimeHistogram(), &label, 1,
+                                                                   micros);
 }
 
 StreamFilter::Result StreamFilter::deliverAndResume(int direction, Hook hook) {
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   d.body_delivered = true;
   if (env_->alive()) {
     NapiScope scope(env_->napi());
@@ -326,10 +327,10 @@ StreamFilter::Result StreamFilter::complete(Phase phase, Outcome outcome, Hook h
   outcome = applyPolicy(outcome);
   if (outcome != Outcome::Continue) return answer(outcome);
   const int direction = directionOf(phase);
-  Direction& d = dirs_[direction];
-  if (phase == phaseOf(0, direction)) {
+  DirectionState& d = dirs_[direction];
+  if (phase == headersPhase(direction)) {
     d.headers_passed = true;
-    if (d.deferred_data && has(phaseOf(1, direction))) {
+    if (d.deferred_data && has(dataPhase(direction))) {
       // Chunks that arrived while the headers handler was parked go through the chunk handler now.
       d.deferred_data = false;
       const bool with_received = in_data_hook_ == direction;
@@ -339,12 +340,14 @@ StreamFilter::Result StreamFilter::complete(Phase phase, Outcome outcome, Hook h
     }
     if (d.deferred_trailers) {
       d.deferred_trailers = false;
-      return run(phaseOf(2, direction), hook, direction);
+      return run(trailersPhase(direction), hook, direction);
     }
   }
   if (hook == Hook::Other) {
-    if (direction == 0) envoy_dynamic_module_callback_http_filter_continue_decoding(envoy_);
-    else envoy_dynamic_module_callback_http_filter_continue_encoding(envoy_);
+    if (direction == kRequest)
+      envoy_dynamic_module_callback_http_filter_continue_decoding(envoy_);
+    else
+      envoy_dynamic_module_callback_http_filter_continue_encoding(envoy_);
   }
   return Result::Go;
 }
@@ -355,9 +358,11 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
   if (dirs_[1].headers_passed) {
     // The client already has a status line: a reply cannot replace it, so the stream is reset (as Envoy
     // does for a local reply after response headers), never completed as if nothing happened.
-    logError("nodevoy: filter \"" + config_.filterName() + "\" answered after the response headers were sent; resetting the stream");
-    envoy_dynamic_module_callback_http_filter_reset_stream(envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
-                                                          moduleBuffer("nodevoy_reply_after_response_headers"));
+    logError("nodevoy: filter \"" + config_.filterName() +
+             "\" answered after the response headers were sent; resetting the stream");
+    envoy_dynamic_module_callback_http_filter_reset_stream(
+        envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
+        moduleBuffer("nodevoy_reply_after_response_headers"));
     return Result::Answered;
   }
   if (outcome == Outcome::Reply && reply_) {
@@ -376,12 +381,13 @@ StreamFilter::Result StreamFilter::answer(Outcome outcome) {
 
 void StreamFilter::settle(Phase phase, Outcome outcome) {
   const int direction = directionOf(phase);
-  Direction& d = dirs_[direction];
+  DirectionState& d = dirs_[direction];
   const bool caller_reads = deferring_ == direction || deferring_ == kAny;
   if (!d.parked && !caller_reads) return;  // nothing awaits this settle (the stream was answered)
   d.settled = outcome;
   // Inside a call whose caller finishes the stream? It reads settled. Otherwise resume from the stream's own hook.
-  if (!caller_reads && !completed_) envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
+  if (!caller_reads && !completed_)
+    envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler_, kResumeEvent);
 }
 
 bool StreamFilter::failParked(Outcome outcome) {
@@ -421,8 +427,9 @@ void StreamFilter::failNative() noexcept {
     // answering failed too: the reset below still ends the stream
   }
   if (!completed_)
-    envoy_dynamic_module_callback_http_filter_reset_stream(envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
-                                                          moduleBuffer("nodevoy_native_error"));
+    envoy_dynamic_module_callback_http_filter_reset_stream(
+        envoy_, envoy_dynamic_module_type_http_filter_stream_reset_reason_LocalReset,
+        moduleBuffer("nodevoy_native_error"));
 }
 
 void StreamFilter::sendFailure(const std::string& details) {
@@ -437,7 +444,8 @@ bool StreamFilter::isGrpcRequest() const {
          count > 0 && v.ptr && isGrpcContentType(std::string_view(v.ptr, v.length));
 }
 
-void StreamFilter::sendReply(uint32_t status, std::vector<std::string> headers, std::string_view body, std::string_view details) {
+void StreamFilter::sendReply(uint32_t status, std::vector<std::string> headers, std::string_view body,
+                             std::string_view details) {
   if (isGrpcRequest()) {
     // A gRPC client reads the outcome from grpc-status, never from :status (see grpc_reply.h).
     bool named = false;
@@ -463,8 +471,8 @@ void StreamFilter::countFailure(const char* kind) {
 // ---- from the binding ----
 
 napi_value StreamFilter::readBody(int direction, std::string* error) {
-  Direction& d = dirs_[direction];
-  const char* which = direction == 0 ? "request" : "response";
+  DirectionState& d = dirs_[direction];
+  const char* which = direction == kRequest ? "request" : "response";
   if (!d.started || d.headers_passed) {
     *error = std::string("the ") + which + " body can only be read by the " + which +
              " headers handler, before it returns or settles (afterwards the body has gone on)";
@@ -483,10 +491,11 @@ napi_value StreamFilter::readBody(int direction, std::string* error) {
 }
 
 bool StreamFilter::rewriteBody(int direction, BodyOp op, std::string_view data, std::string* error) {
-  Direction& d = dirs_[direction];
-  const char* which = direction == 0 ? "request" : "response";
+  DirectionState& d = dirs_[direction];
+  const char* which = direction == kRequest ? "request" : "response";
   if (!d.started || d.headers_passed) {
-    *error = std::string("the ") + which + " body can only be rewritten by the " + which + " headers handler, before it returns or settles";
+    *error = std::string("the ") + which + " body can only be rewritten by the " + which +
+             " headers handler, before it returns or settles";
     return false;
   }
   if (!d.end_seen) {

@@ -32,10 +32,10 @@ class StreamFilter {
   StreamFilter(const StreamFilter&) = delete;
   StreamFilter& operator=(const StreamFilter&) = delete;
 
-  // Hooks; each returns the ABI status value for its hook type.
-  int onHeaders(int direction, bool end_stream);
-  int onData(int direction, bool end_stream);
-  int onTrailers(int direction);
+  // Hooks; each returns its hook type's status (the ABI's values).
+  HeadersStatus onHeaders(Direction direction, bool end_stream);
+  BodyStatus onData(Direction direction, bool end_stream);
+  HeadersStatus onTrailers(Direction direction);
   void onScheduled(uint64_t event_id);
   void onStreamComplete();
   void onCalloutDone(uint64_t callout, uint32_t result, const envoy_dynamic_module_type_envoy_http_header* headers,
@@ -64,16 +64,16 @@ class StreamFilter {
   void failNative() noexcept;
 
  private:
-  struct Direction {
+  struct DirectionState {
     bool started = false;         // the headers handler ran (or is parked)
     bool end_seen = false;        // end of stream arrived (headers, last data, or trailers)
     bool data_end = false;        // a body hook carried end of stream (no trailers follow)
     bool headers_passed = false;  // the headers went on down the chain: body and status are fixed
     bool want_body = false;       // a handler awaits the whole body
     bool body_delivered = false;
-    bool deferred_data = false;   // chunks were buffered while the headers handler was parked
+    bool deferred_data = false;  // chunks were buffered while the headers handler was parked
     bool deferred_trailers = false;
-    std::optional<Phase> parked;   // the handler of this phase is awaiting
+    std::optional<Phase> parked;  // the handler of this phase is awaiting
     std::optional<Outcome> settled;
   };
   enum class Result { Go, Parked, Answered };
@@ -104,9 +104,9 @@ class StreamFilter {
   uint32_t handlers_ = 0;  // which phases have a JS handler; the others cost no JS call
   bool touched_ = false;   // JS has a stream object to close
   uint32_t id_ = 0;
-  uint64_t route_ = 0;     // per-route config id, once looked up
+  uint64_t route_ = 0;  // per-route config id, once looked up
   envoy_dynamic_module_type_http_filter_scheduler_module_ptr scheduler_ = nullptr;
-  Direction dirs_[2];
+  DirectionState dirs_[2];
   int in_data_hook_ = -1;  // direction whose body hook is running (its received chunk exists)
   int deferring_ = kNone;  // direction whose settles the running JS call's caller reads itself (kAny: both)
   static constexpr int kNone = -1, kAny = 2;

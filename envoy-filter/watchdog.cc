@@ -9,7 +9,9 @@ constexpr int64_t kPollMs = 5;  // termination lands within budget + 5 ms
 }
 
 // The helper starts in the body: every member it uses exists by then.
-Watchdog::Watchdog(v8::Isolate* isolate) : isolate_(isolate) { thread_ = std::thread([this] { run(); }); }
+Watchdog::Watchdog(v8::Isolate* isolate) : isolate_(isolate) {
+  thread_ = std::thread([this] { run(); });
+}
 
 Watchdog::~Watchdog() {
   {
@@ -21,7 +23,8 @@ Watchdog::~Watchdog() {
 }
 
 int64_t Watchdog::nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 void Watchdog::arm(uint32_t budget_ms) {

@@ -31,7 +31,7 @@ class Watchdog {
   v8::Isolate* isolate_;
   std::atomic<int64_t> deadline_ms_{0};  // 0: no JS running
   std::atomic<bool> fired_{false};
-  int depth_ = 0;                         // worker thread only
+  int depth_ = 0;  // worker thread only
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -29,8 +29,15 @@ export function isStale(name) {
   const dir = path.join(root, 'examples', name);
   const out = mtime(path.join(dir, 'dist', 'filter.js'));
   if (out === undefined) return true;
-  const inputs = [path.join(dir, 'tsconfig.json'), path.join(root, 'tsconfig.json'), sdkTypes,
-    ...fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f))];
+  const inputs = [
+    path.join(dir, 'tsconfig.json'),
+    path.join(root, 'tsconfig.json'),
+    sdkTypes,
+    ...fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(dir, f)),
+  ];
   return inputs.some((f) => (mtime(f) ?? 0) > out);
 }
 
@@ -41,7 +48,10 @@ export function buildExamples({ ifStale = false, only = EXAMPLES, log = console.
     if (!EXAMPLES.includes(name)) throw new Error(`unknown example "${name}" (known: ${EXAMPLES.join(', ')})`);
     if (ifStale && !isStale(name)) continue;
     log(`tsc -p examples/${name}/tsconfig.json`);
-    execFileSync(process.execPath, [tsc, '-p', path.join('examples', name, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [tsc, '-p', path.join('examples', name, 'tsconfig.json')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     // Staleness goes by mtime: mark the output as built now.
     const out = path.join(root, 'examples', name, 'dist', 'filter.js');
     const now = new Date();

@@ -3,11 +3,12 @@
 // header maps and ctx.metadata.
 
 import { ATTRIBUTES } from './generated/attributes';
-import { AttributeType } from './generated/enums';
+import type { AttributeType } from './generated/enums';
 
 export { ATTRIBUTES };
 
 export type AttributeName = keyof typeof ATTRIBUTES;
 type KindOf<N extends AttributeName> = (typeof ATTRIBUTES)[N][1];
 /** string for text attributes, number for counts, sizes, ports and codes, boolean for flags. */
-export type AttributeValue<N extends AttributeName> = KindOf<N> extends AttributeType.Integer ? number : KindOf<N> extends AttributeType.Boolean ? boolean : string;
+export type AttributeValue<N extends AttributeName> =
+  KindOf<N> extends AttributeType.Integer ? number : KindOf<N> extends AttributeType.Boolean ? boolean : string;

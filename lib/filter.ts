@@ -119,16 +119,20 @@ export interface FilterResponse {
  * answers it. Anything else is a mistake: the stream fails per the failure policy.
  */
 export type HandlerResult = void | Reply | Response;
-export type Handler<T, C, M extends MetricDeclarations = MetricDeclarations> =
-  (subject: T, ctx: FilterContext<C, M>) => HandlerResult | Promise<HandlerResult>;
+export type Handler<T, C, M extends MetricDeclarations = MetricDeclarations> = (
+  subject: T,
+  ctx: FilterContext<C, M>,
+) => HandlerResult | Promise<HandlerResult>;
 
 /**
  * What a chunk handler returns: nothing (or the chunk's own bytes) passes the chunk on unchanged, bytes or a
  * string replace it, null drops it. `ctx.respond()` answers instead. Chunk handlers are synchronous.
  */
 export type ChunkResult = void | null | string | Uint8Array | Reply;
-export type ChunkHandler<C, M extends MetricDeclarations = MetricDeclarations> =
-  (chunk: BodyChunk, ctx: FilterContext<C, M>) => ChunkResult;
+export type ChunkHandler<C, M extends MetricDeclarations = MetricDeclarations> = (
+  chunk: BodyChunk,
+  ctx: FilterContext<C, M>,
+) => ChunkResult;
 
 export interface FilterSpec<C, R, M extends MetricDeclarations = MetricDeclarations> {
   /** Validates (and may transform) `filter_config.config` at config time. */
@@ -147,7 +151,8 @@ export interface FilterSpec<C, R, M extends MetricDeclarations = MetricDeclarati
   onResponseTrailers?: Handler<HeaderMap, C, M>;
 }
 
-export interface FilterDefinition<C, R = Partial<C>, M extends MetricDeclarations = MetricDeclarations> extends FilterSpec<C, R, M> {
+export interface FilterDefinition<C, R = Partial<C>, M extends MetricDeclarations = MetricDeclarations>
+  extends FilterSpec<C, R, M> {
   readonly [FILTER_BRAND]: true;
 }
 
@@ -155,6 +160,7 @@ export interface FilterDefinition<C, R = Partial<C>, M extends MetricDeclaration
  * Declares an HTTP filter. Export the result under the name the Envoy config's `filter_name` uses.
  * `C` types `ctx.config` (inferred from the `config` schema when one is given); `R` types a route's override.
  */
+// biome-ignore lint/complexity/noBannedTypes: {} is the empty metric declaration set, as users write it
 export function defineFilter<C = Record<string, unknown>, R = Partial<C>, const M extends MetricDeclarations = {}>(
   spec: FilterSpec<C, R, M>,
 ): FilterDefinition<C, R, M> {

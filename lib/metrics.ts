@@ -28,7 +28,11 @@ export interface Metric {
 
 /** The label argument a declaration asks for: none, or an object with exactly its label names. */
 export type LabelArgs<D extends MetricDeclaration> = D extends { readonly labels: readonly (infer L extends string)[] }
-  ? [L] extends [never] ? [] : string extends L ? [labels: Labels] : [labels: { readonly [K in L]: string }]
+  ? [L] extends [never]
+    ? []
+    : string extends L
+      ? [labels: Labels]
+      : [labels: { readonly [K in L]: string }]
   : [];
 
 // Each handle also names the methods its type lacks, with `never` parameters: calling one does not compile,
@@ -53,10 +57,13 @@ export interface Histogram<A extends unknown[] = [labels?: Labels]> {
 }
 
 /** The handle for one declaration: a counter, gauge or histogram taking exactly its labels. */
-export type MetricOf<D extends MetricDeclaration> = D['type'] extends 'counter' ? Counter<LabelArgs<D>>
-  : D['type'] extends 'gauge' ? Gauge<LabelArgs<D>>
-  : D['type'] extends 'histogram' ? Histogram<LabelArgs<D>>
-  : Metric;
+export type MetricOf<D extends MetricDeclaration> = D['type'] extends 'counter'
+  ? Counter<LabelArgs<D>>
+  : D['type'] extends 'gauge'
+    ? Gauge<LabelArgs<D>>
+    : D['type'] extends 'histogram'
+      ? Histogram<LabelArgs<D>>
+      : Metric;
 
 /**
  * `ctx.metrics` for a filter's declarations: one typed handle per declared name (a typo, a wrong method
@@ -66,7 +73,11 @@ export type MetricsOf<M extends MetricDeclarations> = string extends keyof M
   ? Readonly<Record<string, Metric>>
   : { readonly [K in keyof M]: MetricOf<M[K]> };
 
-const KIND: Record<MetricType, MetricKind> = { counter: MetricKind.Counter, gauge: MetricKind.Gauge, histogram: MetricKind.Histogram };
+const KIND: Record<MetricType, MetricKind> = {
+  counter: MetricKind.Counter,
+  gauge: MetricKind.Gauge,
+  histogram: MetricKind.Histogram,
+};
 const NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
 /** @internal Checks declarations at load time; the JSON native defines them from, in declaration order. */
@@ -76,15 +87,20 @@ export function metricDeclarationsJson(decls: MetricDeclarations | undefined): s
     if (!NAME.test(name)) throw new TypeError(`metric name "${name}" must be letters, digits, '_' and '.'`);
     if (!d || !(d.type in KIND)) throw new TypeError(`metric "${name}" needs type "counter", "gauge" or "histogram"`);
     const labels = d.labels ?? [];
-    for (const l of labels) if (typeof l !== 'string' || !NAME.test(l)) throw new TypeError(`metric "${name}" has a bad label name ${JSON.stringify(l)}`);
+    for (const l of labels)
+      if (typeof l !== 'string' || !NAME.test(l))
+        throw new TypeError(`metric "${name}" has a bad label name ${JSON.stringify(l)}`);
     out.push({ kind: KIND[d.type], name, labels });
   }
   return JSON.stringify(out);
 }
 
 /** @internal Per-stream metric handles (a metric is recorded through the stream, as the ABI requires). */
-export function makeMetrics(native: NativeBinding, stream: { readonly id: number }, decls: MetricDeclarations | undefined):
-  Readonly<Record<string, Metric>> {
+export function makeMetrics(
+  native: NativeBinding,
+  stream: { readonly id: number },
+  decls: MetricDeclarations | undefined,
+): Readonly<Record<string, Metric>> {
   const out: Record<string, Metric> = {};
   let index = 0;
   for (const [name, d] of Object.entries(decls ?? {})) {
@@ -101,7 +117,8 @@ export function makeMetrics(native: NativeBinding, stream: { readonly id: number
     };
     const record = (op: MetricOp, allowed: MetricType[], value: number, labels: Labels | undefined, what: string) => {
       if (!allowed.includes(d.type)) throw new TypeError(`metric "${name}" is a ${d.type}: ${what}() does not apply`);
-      if (!Number.isInteger(value) || value < 0) throw new RangeError(`metric "${name}": expected a non-negative integer but received ${value}`);
+      if (!Number.isInteger(value) || value < 0)
+        throw new RangeError(`metric "${name}": expected a non-negative integer but received ${value}`);
       native.metric(stream.id, i, op, values(labels), value);
     };
     out[name] = {

@@ -25,7 +25,9 @@ export function isReply(v: unknown): v is Reply {
 export function isResponseLike(v: unknown): v is Response {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Partial<Response>;
-  return typeof r.status === 'number' && typeof r.arrayBuffer === 'function' && typeof r.headers?.forEach === 'function';
+  return (
+    typeof r.status === 'number' && typeof r.arrayBuffer === 'function' && typeof r.headers?.forEach === 'function'
+  );
 }
 
 /** @internal A short description of an unexpected value for the log line. */
@@ -59,7 +61,8 @@ export async function responseReply(res: Response): Promise<{ status: number; he
 }
 
 async function readCapped(res: Response): Promise<Uint8Array> {
-  const over = (n: number) => new RangeError(`the returned Response's body is over ${MAX_RESPONSE_BODY} bytes (${n} read)`);
+  const over = (n: number) =>
+    new RangeError(`the returned Response's body is over ${MAX_RESPONSE_BODY} bytes (${n} read)`);
   if (!res.body) return new Uint8Array(0);
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];

@@ -8,9 +8,18 @@ import { createHash } from 'node:crypto';
 import NodeModule from 'node:module';
 import type { NativeBinding } from './generated/binding';
 import {
-  applySchema, isFilterDefinition,
-  type FetchInit, type FilterContext, type FilterDefinition, type FilterRequest, type FilterResponse, type FilterState,
-  type Logger, type Metadata, type MetadataSource, type Reply,
+  applySchema,
+  isFilterDefinition,
+  type FetchInit,
+  type FilterContext,
+  type FilterDefinition,
+  type FilterRequest,
+  type FilterResponse,
+  type FilterState,
+  type Logger,
+  type Metadata,
+  type MetadataSource,
+  type Reply,
 } from './filter';
 import { HeaderKind, HeaderMap, type StreamHandle } from './headers';
 import { Body, makeChunk, type Direction } from './body';
@@ -23,10 +32,28 @@ import { makeMetrics, metricDeclarationsJson, type Metric, type MetricDeclaratio
 import { CalloutResult, Level, MetadataSource as Source, Outcome, Phase } from './generated/enums';
 
 export { Outcome, Phase };
-const LEVELS = { trace: Level.Trace, debug: Level.Debug, info: Level.Info, warn: Level.Warn, error: Level.Error } as const;
-const HANDLERS = ['onRequestHeaders', 'onResponseHeaders', 'onRequestData', 'onResponseData', 'onRequestTrailers', 'onResponseTrailers'] as const;
+const LEVELS = {
+  trace: Level.Trace,
+  debug: Level.Debug,
+  info: Level.Info,
+  warn: Level.Warn,
+  error: Level.Error,
+} as const;
+/** The handler of each Phase, by value. */
+export const HANDLERS = [
+  'onRequestHeaders',
+  'onResponseHeaders',
+  'onRequestData',
+  'onResponseData',
+  'onRequestTrailers',
+  'onResponseTrailers',
+] as const;
 const METADATA_SOURCES: Record<MetadataSource, Source> = {
-  dynamic: Source.Dynamic, route: Source.Route, cluster: Source.Cluster, host: Source.Host, host_locality: Source.HostLocality,
+  dynamic: Source.Dynamic,
+  route: Source.Route,
+  cluster: Source.Cluster,
+  host: Source.Host,
+  host_locality: Source.HostLocality,
 };
 const CALLOUT_FAILURES: Record<number, string> = {
   [CalloutResult.Reset]: 'the upstream reset the call or it timed out',
@@ -77,7 +104,6 @@ export function describeError(e: unknown): string {
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
-
 
 /** A bundle as loaded in this environment. */
 interface LoadedBundle {
@@ -140,16 +166,25 @@ function esmVersions(): Map<string, string> {
  * identity differs (the file was rewritten in place) is replaced, never reused. An ES module is imported
  * from its file: Node 18 cannot drop one, so a changed file is imported again under a versioned URL.
  */
-async function loadBundle(path: string, source?: string, identity?: string, warn?: (m: string) => void): Promise<LoadedBundle> {
+async function loadBundle(
+  path: string,
+  source?: string,
+  identity?: string,
+  warn?: (m: string) => void,
+): Promise<LoadedBundle> {
   const ext = extname(path);
-  if (ext === '.json' || ext === '.node') return { exports: require(path) as Record<string, unknown>, identity: '', source: '' };
+  if (ext === '.json' || ext === '.node')
+    return { exports: require(path) as Record<string, unknown>, identity: '', source: '' };
   if (ext === '.mjs' || (ext === '.js' && packageTypeIsModule(path))) {
     const now = bundleIdentity(readFileSync(path));
     if (identity && identity !== now)
-      warn?.(`${path} changed on disk since its config was validated; an ES module loads from its file, so this environment runs the file as it is now (${now})`);
+      warn?.(
+        `${path} changed on disk since its config was validated; an ES module loads from its file, so this environment runs the file as it is now (${now})`,
+      );
     const href = pathToFileURL(path).href;
     const versions = esmVersions();
-    const first = versions.get(href) ?? (versions.set(href, now), now);
+    let first = versions.get(href);
+    if (first === undefined) versions.set(href, (first = now));
     const url = first === now ? href : `${href}?nodevoy-bundle=${now.slice(7, 23)}`;
     return { exports: (await import(url)) as Record<string, unknown>, identity: now, source: '' };
   }
@@ -159,7 +194,7 @@ async function loadBundle(path: string, source?: string, identity?: string, warn
   if (source === undefined || !identity) {
     const bytes = readFileSync(key);
     identity = bundleIdentity(bytes);
-    source = bytes.toString('utf8');  // as require() decodes it
+    source = bytes.toString('utf8'); // as require() decodes it
     fromFile = true;
   }
   const cache = require.cache as Record<string, CjsModule | undefined>;
@@ -167,8 +202,10 @@ async function loadBundle(path: string, source?: string, identity?: string, warn
   if (cached?.loaded) {
     // A module someone else required from this path is adopted while the file still has the wanted text
     // (say a test that required the bundle itself): it then shares that module's state, as require() would.
-    if (cached[BUNDLE_IDENTITY] === undefined && (fromFile || bundleIdentity(readFileSync(key)) === identity)) cached[BUNDLE_IDENTITY] = identity;
-    if (cached[BUNDLE_IDENTITY] === identity) return { exports: cached.exports as Record<string, unknown>, identity, source, module: cached };
+    if (cached[BUNDLE_IDENTITY] === undefined && (fromFile || bundleIdentity(readFileSync(key)) === identity))
+      cached[BUNDLE_IDENTITY] = identity;
+    if (cached[BUNDLE_IDENTITY] === identity)
+      return { exports: cached.exports as Record<string, unknown>, identity, source, module: cached };
   }
   // What Module._load does for a file, minus the parent: nothing but require.cache and our instances keep it.
   const m = new Module(key);
@@ -186,7 +223,11 @@ async function loadBundle(path: string, source?: string, identity?: string, warn
   return { exports: m.exports as Record<string, unknown>, identity, source, module: m };
 }
 
-function findFilter(mod: Record<string, unknown>, filterName: string, path: string): FilterDefinition<unknown, unknown> {
+function findFilter(
+  mod: Record<string, unknown>,
+  filterName: string,
+  path: string,
+): FilterDefinition<unknown, unknown> {
   const def = mod[filterName] ?? (mod.default as Record<string, unknown> | undefined)?.[filterName];
   if (def === undefined) {
     const names = Object.keys(mod).filter((k) => isFilterDefinition(mod[k]));
@@ -208,29 +249,20 @@ export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknow
   return { ...filterConfig, ...routeConfig };
 }
 
-/** What native calls (through the object handed to registerApi); see envoy-filter/js_env.cc. */
-export interface RuntimeApi {
-  /** [count, id, id, ...]: completed streams native has not told JS about one by one (JsEnv::closeLater). */
-  readonly closedIds: Uint32Array;
-  load(path: string, filterName: string, configJson: string, asyncBudgetMs?: number, source?: string, identity?: string): LoadState;
-  /** The filter config of instance `index` is gone: drop the instance (its index stays unused). */
-  unload(index: number): void;
-  /** A per-route config is gone: drop what instance `index` parsed of it. */
-  unroute(index: number, routeId: number): void;
-  metrics(index: number): string;
-  checkRoute(filterName: string, modulePath: string, configJson: string): LoadState;
-  route(index: number, routeId: number, configJson: string): string;
-  dispatch(phase: Phase, instanceIndex: number, streamId: number, route: number): Outcome;
-  data(phase: Phase, instanceIndex: number, streamId: number, route: number, chunks: Uint8Array[], end: boolean): Outcome;
-  body(streamId: number, direction: Direction, bytes: Uint8Array): void;
-  callout(streamId: number, id: number, result: number, headers: string[], body: Uint8Array): void;
-  closed(streamId: number): void;
-}
+import type { RuntimeApi } from './generated/runtime-api';
+export type { RuntimeApi };
 
-const FETCH_METHODS: Record<string, string> = { delete: 'DELETE', get: 'GET', head: 'HEAD', options: 'OPTIONS', post: 'POST', put: 'PUT' };
+const FETCH_METHODS: Record<string, string> = {
+  delete: 'DELETE',
+  get: 'GET',
+  head: 'HEAD',
+  options: 'OPTIONS',
+  post: 'POST',
+  put: 'PUT',
+};
 const SIMPLE_INIT_KEYS = new Set(['method', 'headers', 'timeoutMs', 'signal']);
 const FETCH_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FETCH_PLAIN_VALUE = /^[\t\x20-\x7e]*$/;  // printable ASCII: nothing Request would convert or refuse
+const FETCH_PLAIN_VALUE = /^[\t\x20-\x7e]*$/; // printable ASCII: nothing Request would convert or refuse
 
 /**
  * The callout's headers for the common call, a path or URL with at most a method and a plain header record
@@ -240,7 +272,11 @@ const FETCH_PLAIN_VALUE = /^[\t\x20-\x7e]*$/;  // printable ASCII: nothing Reque
  * name given twice, goes to Request. Undefined when the call needs the
  * full Request (a body, a Request input, a Headers or array, other init fields).
  */
-function simpleFetchHeaders(input: string | URL | Request, init: FetchInit | undefined, base: string): string[] | undefined {
+function simpleFetchHeaders(
+  input: string | URL | Request,
+  init: FetchInit | undefined,
+  base: string,
+): string[] | undefined {
   if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
   let method = 'GET';
   let given: Record<string, unknown> | undefined;
@@ -250,11 +286,17 @@ function simpleFetchHeaders(input: string | URL | Request, init: FetchInit | und
     if (init.method !== undefined) {
       if (typeof init.method !== 'string') return undefined;
       const m = FETCH_METHODS[init.method.toLowerCase()] ?? init.method;
-      if (m !== 'GET' && m !== 'HEAD' && m !== 'DELETE' && m !== 'OPTIONS') return undefined;  // the rest may carry bodies: Request decides
+      if (m !== 'GET' && m !== 'HEAD' && m !== 'DELETE' && m !== 'OPTIONS') return undefined; // the rest may carry bodies: Request decides
       method = m;
     }
     if (init.headers !== undefined) {
-      if (typeof init.headers !== 'object' || init.headers === null || Array.isArray(init.headers) || Object.getPrototypeOf(init.headers) !== Object.prototype) return undefined;
+      if (
+        typeof init.headers !== 'object' ||
+        init.headers === null ||
+        Array.isArray(init.headers) ||
+        Object.getPrototypeOf(init.headers) !== Object.prototype
+      )
+        return undefined;
       given = init.headers as Record<string, unknown>;
     }
   }
@@ -268,7 +310,7 @@ function simpleFetchHeaders(input: string | URL | Request, init: FetchInit | und
       if (typeof v !== 'string' || !FETCH_TOKEN.test(k)) return undefined;
       const name = k.toLowerCase();
       if (seen.has(name) || !FETCH_PLAIN_VALUE.test(v)) return undefined;
-      const value = v.replace(/^[\t ]+|[\t ]+$/g, '');  // as Request normalizes a value
+      const value = v.replace(/^[\t ]+|[\t ]+$/g, ''); // as Request normalizes a value
       seen.add(name);
       if (name !== 'host') flat.push(name, value);
     }
@@ -301,7 +343,9 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
   // stream (callgrind on Envoy: ~12,000 of the ~56,000 instructions a no-op handler added per request).
   class StreamMetadata implements Metadata {
     readonly #s: Stream;
-    constructor(s: Stream) { this.#s = s; }
+    constructor(s: Stream) {
+      this.#s = s;
+    }
     get(ns: string, key: string, source: MetadataSource = 'dynamic'): string | number | boolean | undefined {
       const src = METADATA_SOURCES[source];
       if (src === undefined) throw new TypeError(`unknown metadata source "${String(source)}"`);
@@ -316,7 +360,9 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
   class StreamFilterState implements FilterState {
     readonly #s: Stream;
-    constructor(s: Stream) { this.#s = s; }
+    constructor(s: Stream) {
+      this.#s = s;
+    }
     get(key: string): string | undefined {
       return native.getFilterState(this.#s.live('ctx.filterState.get'), String(key));
     }
@@ -330,17 +376,30 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     #logger?: Logger;
     #metadata?: Metadata;
     #filterState?: FilterState;
-    constructor(s: Stream, readonly config: unknown) { this.#s = s; }
-    get streamId(): number { return this.#s.id; }
-    get signal(): AbortSignal { return this.#s.signal(); }
+    constructor(
+      s: Stream,
+      readonly config: unknown,
+    ) {
+      this.#s = s;
+    }
+    get streamId(): number {
+      return this.#s.id;
+    }
+    get signal(): AbortSignal {
+      return this.#s.signal();
+    }
     get log(): Logger {
       return (this.#logger ??= makeLogger(`[nodevoy][${this.#s.instance.name}][${this.#s.id}] `));
     }
     get metrics(): MetricsOf<MetricDeclarations> {
       return this.#s.metrics() as MetricsOf<MetricDeclarations>;
     }
-    get metadata(): Metadata { return (this.#metadata ??= new StreamMetadata(this.#s)); }
-    get filterState(): FilterState { return (this.#filterState ??= new StreamFilterState(this.#s)); }
+    get metadata(): Metadata {
+      return (this.#metadata ??= new StreamMetadata(this.#s));
+    }
+    get filterState(): FilterState {
+      return (this.#filterState ??= new StreamFilterState(this.#s));
+    }
     respond(code: number, body?: string | Uint8Array, headers?: Record<string, string>): Reply {
       return this.#s.respond(code, body, headers);
     }
@@ -362,19 +421,43 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
   class RequestView implements FilterRequest {
     readonly #s: Stream;
-    constructor(s: Stream, readonly headers: HeaderMap) { this.#s = s; }
-    get method(): string { return this.headers.get(':method') ?? ''; }
-    get path(): string { return this.headers.get(':path') ?? ''; }
-    get authority(): string { return this.headers.get(':authority') ?? ''; }
-    get body(): Body { return this.#s.body(0); }
+    constructor(
+      s: Stream,
+      readonly headers: HeaderMap,
+    ) {
+      this.#s = s;
+    }
+    get method(): string {
+      return this.headers.get(':method') ?? '';
+    }
+    get path(): string {
+      return this.headers.get(':path') ?? '';
+    }
+    get authority(): string {
+      return this.headers.get(':authority') ?? '';
+    }
+    get body(): Body {
+      return this.#s.body(0);
+    }
   }
 
   class ResponseView implements FilterResponse {
     readonly #s: Stream;
-    constructor(s: Stream, readonly headers: HeaderMap) { this.#s = s; }
-    get status(): number { return Number(this.headers.get(':status') ?? 0); }
-    set status(code: number) { this.headers.set(':status', String(checkStatus(code, 100))); }
-    get body(): Body { return this.#s.body(1); }
+    constructor(
+      s: Stream,
+      readonly headers: HeaderMap,
+    ) {
+      this.#s = s;
+    }
+    get status(): number {
+      return Number(this.headers.get(':status') ?? 0);
+    }
+    set status(code: number) {
+      this.headers.set(':status', String(checkStatus(code, 100)));
+    }
+    get body(): Body {
+      return this.#s.body(1);
+    }
   }
 
   class Stream implements StreamHandle {
@@ -388,7 +471,11 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     private metricHandles?: Readonly<Record<string, Metric>>;
     readonly ctx: StreamContext;
 
-    constructor(readonly id: number, readonly instance: Instance, config: unknown) {
+    constructor(
+      readonly id: number,
+      readonly instance: Instance,
+      config: unknown,
+    ) {
       this.ctx = new StreamContext(this, config);
     }
 
@@ -434,7 +521,13 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         const n = headerName(k);
         flat.push(n, headerValue(n, v));
       }
-      native.respond(this.id, checkStatus(code), flat, body === undefined ? null : checkBytes(body, 'ctx.respond'), 'nodevoy_local_reply');
+      native.respond(
+        this.id,
+        checkStatus(code),
+        flat,
+        body === undefined ? null : checkBytes(body, 'ctx.respond'),
+        'nodevoy_local_reply',
+      );
       this.replied = true;
       return makeReply(code);
     }
@@ -446,8 +539,13 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     result(name: string, value: unknown, how: 'returned' | 'resolved to'): Outcome | Promise<Outcome> {
       if (value === undefined || value === null || isReply(value)) return this.outcome();
       if (isResponseLike(value) && !this.replied) return this.replyWith(name, value);
-      return this.fail(name, new TypeError(
-        `${name} handler ${how} ${describeValue(value)}; return nothing to continue, or ctx.respond(...) or a Response to reply`), how);
+      return this.fail(
+        name,
+        new TypeError(
+          `${name} handler ${how} ${describeValue(value)}; return nothing to continue, or ctx.respond(...) or a Response to reply`,
+        ),
+        how,
+      );
     }
 
     private async replyWith(name: string, res: Response): Promise<Outcome> {
@@ -457,24 +555,40 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       } catch (e) {
         return this.fail(name, e, 'returned a Response that could not be read:');
       }
-      if (this.closed) return Outcome.Continue;  // the stream went meanwhile; nothing to answer
+      if (this.closed) return Outcome.Continue; // the stream went meanwhile; nothing to answer
       try {
-        native.respond(this.id, checkStatus(reply.status), reply.headers, reply.body.length ? reply.body : null, 'nodevoy_local_reply');
+        native.respond(
+          this.id,
+          checkStatus(reply.status),
+          reply.headers,
+          reply.body.length ? reply.body : null,
+          'nodevoy_local_reply',
+        );
       } catch (e) {
-        return this.fail(name, nativeError(e, `${name} (returned Response)`), 'returned a Response that could not be sent:');
+        return this.fail(
+          name,
+          nativeError(e, `${name} (returned Response)`),
+          'returned a Response that could not be sent:',
+        );
       }
       this.replied = true;
       return Outcome.Reply;
     }
 
     async fetch(cluster: string, input: string | URL | Request, init?: FetchInit): Promise<Response> {
-      if (typeof cluster !== 'string' || cluster === '') throw new TypeError('ctx.fetch: the first argument is the Envoy cluster name');
+      if (typeof cluster !== 'string' || cluster === '')
+        throw new TypeError('ctx.fetch: the first argument is the Envoy cluster name');
       const base = `http://${cluster}`;
       let flat = simpleFetchHeaders(input, init, base);
       let body: Uint8Array | null = null;
       if (!flat) {
         // Anything beyond a bodiless call with a plain header record: the web Request does the work.
-        const req = input instanceof Request ? (init ? new Request(input, init) : input) : new Request(new URL(String(input), base), init);
+        const req =
+          input instanceof Request
+            ? init
+              ? new Request(input, init)
+              : input
+            : new Request(new URL(String(input), base), init);
         const url = new URL(req.url);
         flat = [':method', req.method, ':path', url.pathname + url.search, 'host', url.host];
         req.headers.forEach((v, k) => {
@@ -483,7 +597,8 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         body = req.body ? new Uint8Array(await req.arrayBuffer()) : null;
       }
       const timeoutMs = init?.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new RangeError(`ctx.fetch: timeoutMs must be a positive integer, got ${timeoutMs}`);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+        throw new RangeError(`ctx.fetch: timeoutMs must be a positive integer, got ${timeoutMs}`);
       const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       signal?.throwIfAborted();
       let id: number;
@@ -495,13 +610,23 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       }
       return new Promise<Response>((resolve, reject) => {
         // Envoy enforces the timeout too; this one also covers a callout whose completion never comes back.
-        const timer = setTimeout(() => settle(new FetchError(`ctx.fetch to cluster "${cluster}" timed out after ${timeoutMs} ms`)), timeoutMs + 1000);
+        const timer = setTimeout(
+          () => settle(new FetchError(`ctx.fetch to cluster "${cluster}" timed out after ${timeoutMs} ms`)),
+          timeoutMs + 1000,
+        );
         const settle = (e: unknown) => {
           this.fetches?.delete(id);
           clearTimeout(timer);
           reject(e);
         };
-        (this.fetches ??= new Map()).set(id, { resolve: (r: Response) => { clearTimeout(timer); resolve(r); }, reject: settle, timer });
+        (this.fetches ??= new Map()).set(id, {
+          resolve: (r: Response) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          reject: settle,
+          timer,
+        });
         signal?.addEventListener('abort', () => settle(signal.reason), { once: true });
       });
     }
@@ -594,9 +719,14 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
 
   function loadState(work: () => Promise<void>, state: LoadState): LoadState {
     work().then(
-      () => { state.done = true; },
+      () => {
+        state.done = true;
+      },
       // Schema and lookup errors read best as their message; anything else (a SyntaxError in the bundle) with its stack.
-      (e: unknown) => { state.error = e instanceof Error && !(e instanceof SyntaxError) ? e.message : describeError(e); state.done = true; },
+      (e: unknown) => {
+        state.error = e instanceof Error && !(e instanceof SyntaxError) ? e.message : describeError(e);
+        state.done = true;
+      },
     );
     return state;
   }
@@ -633,7 +763,14 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     closedIds,
 
     /** Loads a bundle, finds the filter and validates its config; native spins the loop until `done`. */
-    load(path: string, filterName: string, configJson: string, asyncBudgetMs = 15000, source?: string, identity?: string): LoadState {
+    load(
+      path: string,
+      filterName: string,
+      configJson: string,
+      asyncBudgetMs = 15000,
+      source?: string,
+      identity?: string,
+    ): LoadState {
       const state: LoadState = { done: false, index: -1, handlers: 0, error: '', identity: '', source: '' };
       if (native.workerIndex() >= 0) prewarmFetch();
       return loadState(async () => {
@@ -648,10 +785,10 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
           } catch (e) {
             throw schemaError('filter_config.config', e);
           }
-          metricDeclarationsJson(def.metrics);  // bad declarations fail the load
+          metricDeclarationsJson(def.metrics); // bad declarations fail the load
           checkPendingRoutes(filterName, def);
         } catch (e) {
-          releaseBundle(bundle);  // a rejected config leaves nothing behind
+          releaseBundle(bundle); // a rejected config leaves nothing behind
           throw e;
         }
         instances.push({ name: filterName, path, bundle, def, config, routes: new Map(), asyncBudgetMs });
@@ -690,7 +827,9 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     checkRoute(filterName: string, modulePath: string, configJson: string): LoadState {
       const state: LoadState = { done: false, index: -1, handlers: 0, error: '', identity: '', source: '' };
       return loadState(async () => {
-        let def = [...instances].reverse().find((i) => i && i.name === filterName && (!modulePath || i.path === modulePath))?.def;
+        let def = [...instances]
+          .reverse()
+          .find((i) => i && i.name === filterName && (!modulePath || i.path === modulePath))?.def;
         if (!def && modulePath) def = findFilter((await openBundle(modulePath)).exports, filterName, modulePath);
         if (!def) {
           // Envoy builds an HCM's inline route config before its http filters: validate this one when
@@ -725,11 +864,20 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       try {
         const def = s.instance.def;
         switch (phase) {
-          case Phase.RequestHeaders: result = def.onRequestHeaders?.(s.request(), s.ctx); break;
-          case Phase.ResponseHeaders: result = def.onResponseHeaders?.(s.response(), s.ctx); break;
-          case Phase.RequestTrailers: result = def.onRequestTrailers?.(s.headers(HeaderKind.RequestTrailer), s.ctx); break;
-          case Phase.ResponseTrailers: result = def.onResponseTrailers?.(s.headers(HeaderKind.ResponseTrailer), s.ctx); break;
-          default: throw new InvalidStateError(`phase ${phase} is not dispatched here`);
+          case Phase.RequestHeaders:
+            result = def.onRequestHeaders?.(s.request(), s.ctx);
+            break;
+          case Phase.ResponseHeaders:
+            result = def.onResponseHeaders?.(s.response(), s.ctx);
+            break;
+          case Phase.RequestTrailers:
+            result = def.onRequestTrailers?.(s.headers(HeaderKind.RequestTrailer), s.ctx);
+            break;
+          case Phase.ResponseTrailers:
+            result = def.onResponseTrailers?.(s.headers(HeaderKind.ResponseTrailer), s.ctx);
+            break;
+          default:
+            throw new InvalidStateError(`phase ${phase} is not dispatched here`);
         }
       } catch (e) {
         return s.fail(name, e, 'threw');
@@ -740,18 +888,21 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
       } else {
         const now = s.result(name, result, 'returned');
         if (typeof now === 'number') return now;
-        pending = now;  // a returned Response: its body is read before the reply goes
+        pending = now; // a returned Response: its body is read before the reply goes
       }
       let done = false;
       const budget = s.instance.asyncBudgetMs;
       const deadline = setTimeout(() => {
         if (done || s.closed) return;
         done = true;
-        log(Level.Error, `[nodevoy][${s.instance.name}][${s.id}] ${name} handler did not settle within ${budget} ms; abandoned`);
+        log(
+          Level.Error,
+          `[nodevoy][${s.instance.name}][${s.id}] ${name} handler did not settle within ${budget} ms; abandoned`,
+        );
         s.close(new DOMException(`${name} exceeded its ${budget} ms budget`, 'TimeoutError'));
         native.settle(s.id, phase, Outcome.Timeout);
       }, budget);
-      deadline.unref?.();  // the deadline alone must not keep a loop alive (the pump still sees it)
+      deadline.unref?.(); // the deadline alone must not keep a loop alive (the pump still sees it)
       pending.then(
         (outcome) => {
           if (done) return;
@@ -770,7 +921,14 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     },
 
     /** A body hook: each chunk through the chunk handler, synchronously, while the views are attached. */
-    data(phase: Phase, instanceIndex: number, streamId: number, route: number, chunks: Uint8Array[], end: boolean): Outcome {
+    data(
+      phase: Phase,
+      instanceIndex: number,
+      streamId: number,
+      route: number,
+      chunks: Uint8Array[],
+      end: boolean,
+    ): Outcome {
       const s = streamFor(streamId, instanceIndex, route);
       const name = HANDLERS[phase];
       const handler = phase === Phase.RequestData ? s.instance.def.onRequestData : s.instance.def.onResponseData;
@@ -781,7 +939,10 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
         for (let i = 0; i < list.length; i++) {
           const bytes = list[i] as Uint8Array;
           const r = handler(makeChunk(bytes, end && i === list.length - 1), s.ctx);
-          if (isThenable(r)) throw new TypeError(`${name} must be synchronous (its chunk is only valid during the call); await the whole body with body.bytes() instead`);
+          if (isThenable(r))
+            throw new TypeError(
+              `${name} must be synchronous (its chunk is only valid during the call); await the whole body with body.bytes() instead`,
+            );
           if (s.replied || isReply(r)) return s.outcome();
           if (r === undefined || r === bytes) {
             parts?.push(bytes);
@@ -818,4 +979,3 @@ export function createRuntime(native: NativeBinding): RuntimeApi {
     },
   };
 }
-

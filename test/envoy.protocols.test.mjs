@@ -27,43 +27,68 @@ function bootstrap({ port, adminPort, filterName, upstreamPort }) {
   return `${toYaml({
     admin: { address: at(adminPort) },
     static_resources: {
-      listeners: [{
-        name: 'main',
-        address: at(port),
-        filter_chains: [{
-          filters: [{
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'ingress',
-              codec_type: 'AUTO',
-              route_config: {
-                name: 'local',
-                virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }],
-              },
-              http_filters: [
+      listeners: [
+        {
+          name: 'main',
+          address: at(port),
+          filter_chains: [
+            {
+              filters: [
                 {
-                  name: filterName,
+                  name: 'envoy.filters.network.http_connection_manager',
                   typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter',
-                    dynamic_module_config: { name: 'nodevoy', do_not_close: true },
-                    filter_name: filterName,
-                    filter_config: { '@type': 'type.googleapis.com/google.protobuf.Struct', value: { module: bundle, config: {} } },
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress',
+                    codec_type: 'AUTO',
+                    route_config: {
+                      name: 'local',
+                      virtual_hosts: [
+                        {
+                          name: 'all',
+                          domains: ['*'],
+                          routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }],
+                        },
+                      ],
+                    },
+                    http_filters: [
+                      {
+                        name: filterName,
+                        typed_config: {
+                          '@type':
+                            'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter',
+                          dynamic_module_config: { name: 'nodevoy', do_not_close: true },
+                          filter_name: filterName,
+                          filter_config: {
+                            '@type': 'type.googleapis.com/google.protobuf.Struct',
+                            value: { module: bundle, config: {} },
+                          },
+                        },
+                      },
+                      {
+                        name: 'envoy.filters.http.router',
+                        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+                      },
+                    ],
                   },
                 },
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
               ],
             },
-          }],
-        }],
-      }],
-      clusters: [{
-        name: 'upstream',
-        connect_timeout: '5s',
-        type: 'STATIC',
-        typed_extension_protocol_options: H2_UPSTREAM,
-        load_assignment: { cluster_name: 'upstream', endpoints: [{ lb_endpoints: [{ endpoint: { address: at(upstreamPort) } }] }] },
-      }],
+          ],
+        },
+      ],
+      clusters: [
+        {
+          name: 'upstream',
+          connect_timeout: '5s',
+          type: 'STATIC',
+          typed_extension_protocol_options: H2_UPSTREAM,
+          load_assignment: {
+            cluster_name: 'upstream',
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: at(upstreamPort) } }] }],
+          },
+        },
+      ],
     },
   })}\n`;
 }
@@ -107,14 +132,19 @@ async function startH2Upstream({ hold = 0 } = {}) {
     stream.on('end', () => {
       const answer = () => {
         const out = JSON.stringify({ path: headers[':path'], body: rec.body, tag: headers['x-tag'] ?? null });
-        stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-up-tag': headers['x-tag'] ?? '-', 'x-up-secret': 'hidden' });
+        stream.respond({
+          ':status': 200,
+          'content-type': 'application/json',
+          'x-up-tag': headers['x-tag'] ?? '-',
+          'x-up-secret': 'hidden',
+        });
         stream.end(out);
       };
       if (!hold || released) return answer();
       held.push(answer);
       if (held.length === hold) {
         released = true;
-        while (held.length) held.pop()();  // the last to arrive is answered first
+        while (held.length) held.pop()(); // the last to arrive is answered first
       }
     });
   });
@@ -123,10 +153,11 @@ async function startH2Upstream({ hold = 0 } = {}) {
     port: server.address().port,
     streams,
     sessions: () => sessions,
-    close: () => new Promise((resolve) => {
-      for (const answer of held.splice(0)) answer();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const answer of held.splice(0)) answer();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -156,7 +187,14 @@ function h2Request(session, { method = 'GET', path: p = '/', headers = {}, body,
     req.on('close', () => {
       clearTimeout(timer);
       if (!head) return reject(new Error(`h2 ${method} ${p}: closed without a response (rst code ${req.rstCode})`));
-      resolve({ status: head[':status'], headers: head, body: Buffer.concat(chunks).toString('utf8'), trailers, streamId: req.id, rstCode: req.rstCode });
+      resolve({
+        status: head[':status'],
+        headers: head,
+        body: Buffer.concat(chunks).toString('utf8'),
+        trailers,
+        streamId: req.id,
+        rstCode: req.rstCode,
+      });
     });
     if (Array.isArray(body)) {
       (async () => {
@@ -212,7 +250,10 @@ async function startGrpcServer() {
     },
   });
   const port = await new Promise((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
   return { port, calls, close: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
 }
 
@@ -270,7 +311,9 @@ function serverStream(client, request, tenant) {
 async function grpcCallStats(adminPort) {
   const out = {};
   const stats = await adminGet(adminPort, '/stats?filter=grpcTenant%5C.grpc_calls');
-  for (const m of stats.matchAll(/^dynamicmodulescustom\.grpcTenant\.grpc_calls\.where\.(\w+)\.status\.(\w+): (\d+)$/gm)) {
+  for (const m of stats.matchAll(
+    /^dynamicmodulescustom\.grpcTenant\.grpc_calls\.where\.(\w+)\.status\.(\w+): (\d+)$/gm,
+  )) {
     if (m[3] !== '0') out[`${m[1]}/${m[2]}`] = Number(m[3]);
   }
   return out;
@@ -278,7 +321,8 @@ async function grpcCallStats(adminPort) {
 
 // ------------------------------------------------------------------------------------------------
 
-if (!onEnvoy) t.plan(0, `HTTP/2 and gRPC need real Envoy (${proxy.label} speaks HTTP/1.1 only); run with NODEVOY_PROXY=envoy@1.40`);
+if (!onEnvoy)
+  t.plan(0, `HTTP/2 and gRPC need real Envoy (${proxy.label} speaks HTTP/1.1 only); run with NODEVOY_PROXY=envoy@1.40`);
 const test = onEnvoy ? t.test.bind(t) : () => {};
 
 test('HTTP/2 both ways: concurrent streams on one connection, headers and bodies rewritten by JS', async (t) => {
@@ -292,31 +336,55 @@ test('HTTP/2 both ways: concurrent streams on one connection, headers and bodies
     tag: `s${i}`,
     body: [`hello from stream ${i}, `, 'second piece'],
   }));
-  const responses = await Promise.all(sent.map(({ tag, body }, i) => h2Request(session, {
-    method: 'POST',
-    path: `/echo/${i}?q=${i}`,
-    headers: { 'x-tag': tag, 'x-drop-me': 'please', 'content-type': 'text/plain' },
-    body,
-  })));
+  const responses = await Promise.all(
+    sent.map(({ tag, body }, i) =>
+      h2Request(session, {
+        method: 'POST',
+        path: `/echo/${i}?q=${i}`,
+        headers: { 'x-tag': tag, 'x-drop-me': 'please', 'content-type': 'text/plain' },
+        body,
+      }),
+    ),
+  );
 
-  t.equal(up.streams.length, N, `all ${N} streams were at the upstream together (it answered none before the last arrived)`);
+  t.equal(
+    up.streams.length,
+    N,
+    `all ${N} streams were at the upstream together (it answered none before the last arrived)`,
+  );
   t.equal(up.sessions(), 1, 'Envoy multiplexed all of them on one h2 connection to the upstream');
   t.equal(new Set(responses.map((r) => r.streamId)).size, N, 'the client used one h2 stream per request');
   responses.forEach((r, i) => {
     t.equal(r.status, 200, `stream ${i}: 200`);
-    t.equal(r.headers['x-filter-saw'], `200 s${i}`, `stream ${i}: onResponseHeaders read its own upstream's status and header`);
+    t.equal(
+      r.headers['x-filter-saw'],
+      `200 s${i}`,
+      `stream ${i}: onResponseHeaders read its own upstream's status and header`,
+    );
     t.notOk('x-up-secret' in r.headers, `stream ${i}: the response header the filter deleted is gone`);
     const wrapped = JSON.parse(r.body);
     t.equal(wrapped.upstreamStatus, 200, `stream ${i}: res.status was readable while the body was held`);
-    t.same(JSON.parse(wrapped.wrapped), { path: `/echo/${i}?q=${i}`, body: `HELLO FROM STREAM ${i}, SECOND PIECE`, tag: `s${i}` },
-      `stream ${i}: its own body, upper-cased by onRequestData, wrapped whole by onResponseHeaders`);
-    if (r.headers['content-length'] !== undefined) t.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body), `stream ${i}: content-length follows the rewrite`);
+    t.same(
+      JSON.parse(wrapped.wrapped),
+      { path: `/echo/${i}?q=${i}`, body: `HELLO FROM STREAM ${i}, SECOND PIECE`, tag: `s${i}` },
+      `stream ${i}: its own body, upper-cased by onRequestData, wrapped whole by onResponseHeaders`,
+    );
+    if (r.headers['content-length'] !== undefined)
+      t.equal(
+        Number(r.headers['content-length']),
+        Buffer.byteLength(r.body),
+        `stream ${i}: content-length follows the rewrite`,
+      );
   });
   for (const s of up.streams) {
     const i = Number(s.headers['x-tag'].slice(1));
-    t.equal(s.headers['x-seen'], `POST 127.0.0.1:${envoy.port} /echo/${i}?q=${i}`, 'the filter read method, :authority and :path');
+    t.equal(
+      s.headers['x-seen'],
+      `POST 127.0.0.1:${envoy.port} /echo/${i}?q=${i}`,
+      'the filter read method, :authority and :path',
+    );
     t.equal(s.headers['x-seen-protocol'], 'HTTP/2', 'request.protocol is HTTP/2');
-    t.equal(s.headers['x-stream-tag'], `s${i}`, 'the header the filter set from the request\'s own x-tag');
+    t.equal(s.headers['x-stream-tag'], `s${i}`, "the header the filter set from the request's own x-tag");
     t.notOk('x-drop-me' in s.headers, 'the request header the filter deleted is gone');
   }
 });
@@ -338,7 +406,11 @@ test('HTTP/2: a local reply from the filter ends only its own stream', async (t)
   t.equal(denied.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the reply stream ended cleanly (no RST_STREAM error)');
   t.equal(allowed.status, 200, 'the concurrent stream on the same connection went on');
   t.equal(JSON.parse(JSON.parse(allowed.body).wrapped).body, 'OK', 'and was transformed as usual');
-  t.same(up.streams.map((s) => s.headers[':path']), ['/fine'], 'only the allowed stream reached the upstream');
+  t.same(
+    up.streams.map((s) => s.headers[':path']),
+    ['/fine'],
+    'only the allowed stream reached the upstream',
+  );
 
   const again = await h2Request(session, { path: '/after' });
   t.equal(again.status, 200, 'the connection serves the next stream');
@@ -353,31 +425,54 @@ test('gRPC: the filter reads and adds metadata; grpc-status is read from the tra
 
   const ok = await unary(client, { name: 'ada' }, 'acme');
   t.error(ok.error, 'the unary call succeeds');
-  t.same(ok.response, { greeting: 'hello ada', checked: 'ACME via application/grpc' }, 'the server saw the metadata the filter added');
+  t.same(
+    ok.response,
+    { greeting: 'hello ada', checked: 'ACME via application/grpc' },
+    'the server saw the metadata the filter added',
+  );
   t.equal(ok.status.code, grpc.status.OK, 'status OK');
   const hello = srv.calls.at(-1);
-  t.equal(hello.metadata['x-tenant'], 'acme', 'the caller\'s metadata passed through');
+  t.equal(hello.metadata['x-tenant'], 'acme', "the caller's metadata passed through");
   t.equal(hello.metadata['x-grpc-method'], '/nodevoy.test.Tenants/Hello', 'req.path is the gRPC method');
   const trailing = ok.status.metadata.getMap();
-  t.equal(trailing['x-filter-grpc-status'], '0', 'onResponseTrailers read grpc-status 0 and added a trailer the client got');
+  t.equal(
+    trailing['x-filter-grpc-status'],
+    '0',
+    'onResponseTrailers read grpc-status 0 and added a trailer the client got',
+  );
   t.equal(trailing['x-filter-tenant'], 'acme', 'per-stream state reached onResponseTrailers');
   if (proxy.version.startsWith('1.39.')) {
-    t.equal(trailing['x-filter-attr-grpc-status'], 'undefined', 'Envoy 1.39 gives no response.grpc_status attribute (1.40 does)');
+    t.equal(
+      trailing['x-filter-attr-grpc-status'],
+      'undefined',
+      'Envoy 1.39 gives no response.grpc_status attribute (1.40 does)',
+    );
   } else {
     t.equal(trailing['x-filter-attr-grpc-status'], '0', 'the response.grpc_status attribute agrees');
   }
 
   const stream = await serverStream(client, { n: 3 }, 'globex');
   t.error(stream.error, 'the server-streaming call succeeds');
-  t.same(stream.messages, [0, 1, 2].map((i) => ({ i, checked: 'GLOBEX via application/grpc' })), 'every streamed message arrived, in order');
-  t.equal(stream.status.metadata.getMap()['x-filter-grpc-status'], '0', 'onResponseTrailers ran after the last message');
-  t.equal(stream.status.metadata.getMap()['x-filter-tenant'], 'globex', 'for this call\'s tenant');
+  t.same(
+    stream.messages,
+    [0, 1, 2].map((i) => ({ i, checked: 'GLOBEX via application/grpc' })),
+    'every streamed message arrived, in order',
+  );
+  t.equal(
+    stream.status.metadata.getMap()['x-filter-grpc-status'],
+    '0',
+    'onResponseTrailers ran after the last message',
+  );
+  t.equal(stream.status.metadata.getMap()['x-filter-tenant'], 'globex', "for this call's tenant");
 
   const failed = await unary(client, { name: 'x', fail: true }, 'acme');
-  t.equal(failed.error?.code, grpc.status.NOT_FOUND, 'the server\'s error reaches the client');
+  t.equal(failed.error?.code, grpc.status.NOT_FOUND, "the server's error reaches the client");
   t.equal(failed.error?.details, 'no such greeting', 'with its message');
-  t.equal(failed.status.metadata.getMap()['x-filter-grpc-status'], '5',
-    'a trailers-only error: grpc-status arrives in the response headers, where onResponseHeaders read it');
+  t.equal(
+    failed.status.metadata.getMap()['x-filter-grpc-status'],
+    '5',
+    'a trailers-only error: grpc-status arrives in the response headers, where onResponseHeaders read it',
+  );
 
   t.same(await grpcCallStats(envoy.adminPort), { 'trailers/0': 2, 'headers/5': 1 }, 'the grpc_calls counter in /stats');
   t.equal(srv.calls.length, 3, 'three calls reached the server');
@@ -390,7 +485,11 @@ test('gRPC: a local reply that names its grpc-status reaches the client as that 
   const client = grpcClient(t, envoy.port);
 
   const blocked = await unary(client, { name: 'x' }, 'blocked');
-  t.equal(blocked.error?.code, grpc.status.PERMISSION_DENIED, 'ctx.respond(403, body, {"grpc-status": "7"}) → PERMISSION_DENIED');
+  t.equal(
+    blocked.error?.code,
+    grpc.status.PERMISSION_DENIED,
+    'ctx.respond(403, body, {"grpc-status": "7"}) → PERMISSION_DENIED',
+  );
   t.equal(blocked.error?.details, 'tenant blocked', 'the reply body became grpc-message');
   const streamed = await serverStream(client, { n: 3 }, 'blocked');
   t.equal(streamed.error?.code, grpc.status.PERMISSION_DENIED, 'the same on a server-streaming call');
@@ -409,12 +508,13 @@ test('gRPC: a plain local reply (401) and a failed handler (500) become gRPC err
 
   // on the wire, with a plain h2 client
   const session = h2Connect(t, envoy.port);
-  const call = (tenant) => h2Request(session, {
-    method: 'POST',
-    path: '/nodevoy.test.Tenants/Hello',
-    headers: { 'content-type': 'application/grpc', te: 'trailers', ...(tenant ? { 'x-tenant': tenant } : {}) },
-    body: grpcFrame({ name: 'x' }),
-  });
+  const call = (tenant) =>
+    h2Request(session, {
+      method: 'POST',
+      path: '/nodevoy.test.Tenants/Hello',
+      headers: { 'content-type': 'application/grpc', te: 'trailers', ...(tenant ? { 'x-tenant': tenant } : {}) },
+      body: grpcFrame({ name: 'x' }),
+    });
   const missingWire = await call();
   t.equal(missingWire.status, 200, 'a trailers-only gRPC response: :status 200');
   t.equal(missingWire.headers['content-type'], 'application/grpc', 'content-type application/grpc');
@@ -424,7 +524,11 @@ test('gRPC: a plain local reply (401) and a failed handler (500) become gRPC err
   t.equal(missingWire.headers['grpc-status'], '16', 'grpc-status UNAUTHENTICATED (16)');
   const crashedWire = await call('crash');
   t.equal(crashedWire.status, 200, 'the failure reply is a trailers-only gRPC response too');
-  t.equal(crashedWire.headers['grpc-message'], 'nodevoy: the filter failed to process this request', 'the failure reply\'s body is the grpc-message (no trailing newline)');
+  t.equal(
+    crashedWire.headers['grpc-message'],
+    'nodevoy: the filter failed to process this request',
+    "the failure reply's body is the grpc-message (no trailing newline)",
+  );
   t.equal(crashedWire.headers['grpc-status'], '2', 'grpc-status UNKNOWN (2) for the failure reply (500)');
 
   // with grpc-js

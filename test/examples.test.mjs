@@ -8,15 +8,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import {
-  adminGet, freePort, hostConfig, rawRequest, request, runHostExpectFailure, sleep, startHost, startUpstream,
+  adminGet,
+  freePort,
+  hostConfig,
+  rawRequest,
+  request,
+  runHostExpectFailure,
+  sleep,
+  startHost,
+  startUpstream,
 } from './lib/harness.mjs';
 import { withHost } from './lib/setup.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = (name) => path.join(root, 'examples', name, 'dist', 'filter.js');
-execFileSync(process.execPath, [path.join(root, 'examples', 'build.mjs'), '--if-stale'], { cwd: root, stdio: ['ignore', 2, 2] }); // progress to stderr, not the TAP stream
+execFileSync(process.execPath, [path.join(root, 'examples', 'build.mjs'), '--if-stale'], {
+  cwd: root,
+  stdio: ['ignore', 2, 2],
+}); // progress to stderr, not the TAP stream
 
-const filter = (example, filterName, config) => ({ module: 'nodevoy', filterName, config: { module: bundle(example), config } });
+const filter = (example, filterName, config) => ({
+  module: 'nodevoy',
+  filterName,
+  config: { module: bundle(example), config },
+});
 const perRoute = (filterName, config) => ({ [filterName]: { perRouteName: filterName, config: { config } } });
 const statsOf = async (adminPort) => adminGet(adminPort, '/stats');
 
@@ -40,8 +55,14 @@ t.test('auth-jwt: verifies Bearer JWTs with jose against a JWKS fetched through 
   t.teardown(() => jwks.close());
 
   const sign = ({ sub = 'alice', aud = 'api', iss = ISS, exp = '5m', key = privateKey, kid = 'k1' } = {}) =>
-    new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'RS256', kid }).setSubject(sub).setIssuer(iss)
-      .setAudience(aud).setIssuedAt().setExpirationTime(exp).sign(key);
+    new SignJWT({ scope: 'read' })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setSubject(sub)
+      .setIssuer(iss)
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(key);
 
   const { up, port, adminPort } = await withHost(t, {
     filters: [filter('auth-jwt', 'authJwt', { issuer: ISS, audience: 'api', jwksCluster: 'jwks' })],
@@ -64,11 +85,18 @@ t.test('auth-jwt: verifies Bearer JWTs with jose against a JWKS fetched through 
   const before = up.requests.length;
   const ok = await get('/data', await sign(), { 'x-user': 'mallory' });
   t.equal(ok.status, 200, 'a valid token passes');
-  t.equal(up.requests.at(-1).headers['x-user'], 'alice', 'the subject reaches the upstream as x-user (the client\'s x-user is replaced)');
+  t.equal(
+    up.requests.at(-1).headers['x-user'],
+    'alice',
+    "the subject reaches the upstream as x-user (the client's x-user is replaced)",
+  );
   t.equal(up.requests.length, before + 1);
   for (let i = 0; i < 5; i++) t.equal((await get('/data', await sign({ sub: `u${i}` }))).status, 200);
   t.equal(up.requests.at(-1).headers['x-user'], 'u4');
-  t.ok(jwks.requests.length >= 1 && jwks.requests.length <= 2, `the JWKS is fetched once per worker and cached (${jwks.requests.length} fetches, 2 workers)`);
+  t.ok(
+    jwks.requests.length >= 1 && jwks.requests.length <= 2,
+    `the JWKS is fetched once per worker and cached (${jwks.requests.length} fetches, 2 workers)`,
+  );
   t.equal(jwks.requests[0].path, '/.well-known/jwks.json');
 
   const n = up.requests.length;
@@ -79,12 +107,24 @@ t.test('auth-jwt: verifies Bearer JWTs with jose against a JWKS fetched through 
   const raw = await rawRequest(port, 'GET /data HTTP/1.1\r\nhost: x\r\n\r\n');
   t.equal(raw.headers['content-type'], 'application/json', 'the reply keeps its own content-type');
   t.notMatch(raw.raw, /content-type: text\/plain/i, 'and gets no second one');
-  denied(t, await request(port, { path: '/data', headers: { authorization: 'Basic YWxpY2U6eA==' } }), 401, 'invalid_token', /not a Bearer/);
+  denied(
+    t,
+    await request(port, { path: '/data', headers: { authorization: 'Basic YWxpY2U6eA==' } }),
+    401,
+    'invalid_token',
+    /not a Bearer/,
+  );
   const garbage = await get('/data', 'not.a.jwt');
   denied(t, garbage, 401, 'invalid_token', /invalid/);
   t.equal(garbage.headers['www-authenticate'], 'Bearer error="invalid_token"');
   denied(t, await get('/data', await sign({ key: other.privateKey })), 401, 'invalid_token', /invalid/); // bad signature
-  denied(t, await get('/data', await sign({ exp: Math.floor(Date.now() / 1000) - 60 })), 401, 'invalid_token', /expired/);
+  denied(
+    t,
+    await get('/data', await sign({ exp: Math.floor(Date.now() / 1000) - 60 })),
+    401,
+    'invalid_token',
+    /expired/,
+  );
   denied(t, await get('/data', await sign({ aud: 'someone-else' })), 401, 'invalid_token', /not meant/);
   denied(t, await get('/data', await sign({ iss: 'https://evil.test' })), 401, 'invalid_token', /not meant/);
   denied(t, await get('/data', await sign({ kid: 'unknown' })), 401, 'invalid_token', /invalid/);
@@ -124,13 +164,19 @@ t.test('auth-jwt: an unreachable JWKS answers 503; a bad config is rejected at l
   t.equal(JSON.parse(r.body).error, 'temporarily_unavailable');
   t.equal(up.requests.length, 0);
 
-  const bad = await runHostExpectFailure(hostConfig({
-    port: await freePort(),
-    filters: [filter('auth-jwt', 'authJwt', { issuer: 'i', jwksCluster: 'jwks' })],
-    clusters: { upstream: 1, jwks: 1 },
-  }));
+  const bad = await runHostExpectFailure(
+    hostConfig({
+      port: await freePort(),
+      filters: [filter('auth-jwt', 'authJwt', { issuer: 'i', jwksCluster: 'jwks' })],
+      clusters: { upstream: 1, jwks: 1 },
+    }),
+  );
   t.not(bad.code, 0);
-  t.match(bad.stderr, /filter_config\.config does not match the filter's schema.*audience/s, 'zod names the missing field');
+  t.match(
+    bad.stderr,
+    /filter_config\.config does not match the filter's schema.*audience/s,
+    'zod names the missing field',
+  );
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -143,15 +189,23 @@ t.test('body-transform: streamed redaction and upper-casing, whole-body JSON rew
     routes: [
       { prefix: '/redact', perFilter: perRoute('bodyTransform', { mode: 'redact' }) },
       { prefix: '/upper', perFilter: perRoute('bodyTransform', { mode: 'uppercase', responses: false }) },
-      { prefix: '/json', perFilter: perRoute('bodyTransform', { mode: 'json', json: { set: { source: 'edge' }, remove: ['debug'] } }) },
+      {
+        prefix: '/json',
+        perFilter: perRoute('bodyTransform', { mode: 'json', json: { set: { source: 'edge' }, remove: ['debug'] } }),
+      },
       { prefix: '/' },
     ],
   });
 
   // redact: words split across chunks and a multi-byte character split across chunks
   const euro = Buffer.from('€');
-  const chunks = [Buffer.from('my pass'), Buffer.from('word is SEC'), Buffer.from('ret, price 5'), euro.subarray(0, 1),
-    Buffer.concat([euro.subarray(1), Buffer.from(' ok')])];
+  const chunks = [
+    Buffer.from('my pass'),
+    Buffer.from('word is SEC'),
+    Buffer.from('ret, price 5'),
+    euro.subarray(0, 1),
+    Buffer.concat([euro.subarray(1), Buffer.from(' ok')]),
+  ];
   const r = await request(port, { method: 'POST', path: '/redact', body: chunks, headers: { 'x-note': 'top secret' } });
   t.equal(r.status, 200);
   const seen = up.requests.at(-1);
@@ -165,7 +219,11 @@ t.test('body-transform: streamed redaction and upper-casing, whole-body JSON rew
   const sized = await request(port, { method: 'POST', path: '/redact/sized', body: 'the password is hunter2' });
   t.equal(sized.status, 200);
   t.equal(up.requests.at(-1).body, 'the # is hunter2');
-  t.equal(up.requests.at(-1).headers['content-length'], undefined, 'content-length dropped in the request headers phase');
+  t.equal(
+    up.requests.at(-1).headers['content-length'],
+    undefined,
+    'content-length dropped in the request headers phase',
+  );
 
   const upper = await request(port, { method: 'POST', path: '/upper', body: ['hello ', 'world'] });
   t.equal(upper.status, 200);
@@ -173,21 +231,41 @@ t.test('body-transform: streamed redaction and upper-casing, whole-body JSON rew
   t.match(upper.body, /"path":"\/upper"/, 'responses: false on this route leaves the response alone');
 
   const doc = { name: 'x', debug: true, source: 'client', nested: { a: 1 } };
-  const j = await request(port, { method: 'POST', path: '/json', body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+  const j = await request(port, {
+    method: 'POST',
+    path: '/json',
+    body: JSON.stringify(doc),
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(j.status, 200);
   const got = up.requests.at(-1);
   t.same(JSON.parse(got.body), { name: 'x', source: 'edge', nested: { a: 1 } }, 'fields removed and set');
   t.equal(got.headers['content-length'], String(Buffer.byteLength(got.body)), 'content-length follows the new body');
   t.equal(got.headers['x-body-transform'], 'json');
-  const chunked = await request(port, { method: 'POST', path: '/json', body: ['{"debug":1,', '"k":"v"}'], headers: { 'content-type': 'application/json' } });
+  const chunked = await request(port, {
+    method: 'POST',
+    path: '/json',
+    body: ['{"debug":1,', '"k":"v"}'],
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(chunked.status, 200);
   t.same(JSON.parse(up.requests.at(-1).body), { k: 'v', source: 'edge' }, 'a chunked JSON body is read whole');
 
   const n = up.requests.length;
-  const bad = await request(port, { method: 'POST', path: '/json', body: '{"oops"', headers: { 'content-type': 'application/json' } });
+  const bad = await request(port, {
+    method: 'POST',
+    path: '/json',
+    body: '{"oops"',
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(bad.status, 400);
   t.equal(JSON.parse(bad.body).error, 'bad_request');
-  const arr = await request(port, { method: 'POST', path: '/json', body: '[1]', headers: { 'content-type': 'application/json' } });
+  const arr = await request(port, {
+    method: 'POST',
+    path: '/json',
+    body: '[1]',
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(arr.status, 400);
   t.equal(up.requests.length, n, 'rejected bodies never reach the upstream');
   await request(port, { method: 'POST', path: '/json', body: 'debug=1', headers: { 'content-type': 'text/plain' } });
@@ -205,12 +283,14 @@ t.test('body-transform: streamed redaction and upper-casing, whole-body JSON rew
 });
 
 t.test('body-transform: a bad per-route mode is rejected at config time', async (t) => {
-  const bad = await runHostExpectFailure(hostConfig({
-    port: await freePort(),
-    filters: [filter('body-transform', 'bodyTransform', {})],
-    clusters: { upstream: 1 },
-    routes: [{ prefix: '/', perFilter: perRoute('bodyTransform', { mode: 'rot13' }) }],
-  }));
+  const bad = await runHostExpectFailure(
+    hostConfig({
+      port: await freePort(),
+      filters: [filter('body-transform', 'bodyTransform', {})],
+      clusters: { upstream: 1 },
+      routes: [{ prefix: '/', perFilter: perRoute('bodyTransform', { mode: 'rot13' }) }],
+    }),
+  );
   t.not(bad.code, 0);
   t.match(bad.stderr, /per-route config .*does not match the filter's schema/);
   t.match(bad.stderr, /redact/, "zod's message lists the valid modes");
@@ -228,7 +308,10 @@ t.test('rate-limit: per-route token buckets, 429 with retry-after, metrics', asy
     routes: [
       { prefix: '/search', perFilter: perRoute('rateLimit', { name: 'search', requests: 2, perSeconds: 3600 }) },
       { prefix: '/login', perFilter: perRoute('rateLimit', { name: 'login', requests: 3, perSeconds: 3600 }) },
-      { prefix: '/keyed', perFilter: perRoute('rateLimit', { name: 'keyed', requests: 1, perSeconds: 3600, keyHeader: 'x-api-key' }) },
+      {
+        prefix: '/keyed',
+        perFilter: perRoute('rateLimit', { name: 'keyed', requests: 1, perSeconds: 3600, keyHeader: 'x-api-key' }),
+      },
       { prefix: '/fast', perFilter: perRoute('rateLimit', { name: 'fast', requests: 1, perSeconds: 0.3 }) },
       { prefix: '/healthz', perFilter: perRoute('rateLimit', { disabled: true }) },
       { prefix: '/' },
@@ -248,7 +331,7 @@ t.test('rate-limit: per-route token buckets, 429 with retry-after, metrics', asy
   t.equal(limited.headers['x-ratelimit-remaining'], '0');
   t.same(JSON.parse(limited.body), { error: 'rate_limited', route: 'search', retryAfterSeconds: 1800 });
   t.same(await statuses('/healthz', 10), Array(10).fill(200), 'a disabled route is never limited');
-  t.same(await statuses('/anything', 10), Array(10).fill(200), 'other routes get the filter\'s limit');
+  t.same(await statuses('/anything', 10), Array(10).fill(200), "other routes get the filter's limit");
 
   t.same(await statuses('/keyed', 2, { 'x-api-key': 'A' }), [200, 429], 'keyed by header: key A');
   t.same(await statuses('/keyed', 2, { 'x-api-key': 'B' }), [200, 429], 'key B has its own bucket');
@@ -263,7 +346,8 @@ t.test('rate-limit: per-route token buckets, 429 with retry-after, metrics', asy
   t.equal(upstreamSaw, 2, 'limited requests never reach the upstream');
 
   const stats = await statsOf(adminPort);
-  const stat = (name) => new RegExp(`^dynamicmodulescustom\\.rateLimit\\.${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(stats)?.[1];
+  const stat = (name) =>
+    new RegExp(`^dynamicmodulescustom\\.rateLimit\\.${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(stats)?.[1];
   t.equal(stat('requests.route.search.decision.allowed'), '2');
   t.equal(stat('requests.route.search.decision.limited'), '3');
   t.equal(stat('requests.route.login.decision.allowed'), '3');
@@ -276,13 +360,17 @@ t.test('rate-limit: per-route token buckets, 429 with retry-after, metrics', asy
 
 t.test('rate-limit: limits are validated by schema at config time', async (t) => {
   const base = { port: await freePort(), clusters: { upstream: 1 } };
-  const bad = await runHostExpectFailure(hostConfig({ ...base, filters: [filter('rate-limit', 'rateLimit', { requests: 0, perSeconds: 1 })] }));
+  const bad = await runHostExpectFailure(
+    hostConfig({ ...base, filters: [filter('rate-limit', 'rateLimit', { requests: 0, perSeconds: 1 })] }),
+  );
   t.match(bad.stderr, /filter_config\.config does not match the filter's schema.*requests/s);
-  const badRoute = await runHostExpectFailure(hostConfig({
-    ...base,
-    filters: [filter('rate-limit', 'rateLimit', { requests: 1, perSeconds: 1 })],
-    routes: [{ prefix: '/', perFilter: perRoute('rateLimit', { name: 'has space' }) }],
-  }));
+  const badRoute = await runHostExpectFailure(
+    hostConfig({
+      ...base,
+      filters: [filter('rate-limit', 'rateLimit', { requests: 1, perSeconds: 1 })],
+      routes: [{ prefix: '/', perFilter: perRoute('rateLimit', { name: 'has space' }) }],
+    }),
+  );
   t.match(badRoute.stderr, /per-route config .*does not match the filter's schema.*metric label/s);
 });
 
@@ -297,7 +385,8 @@ for (const example of ['auth-jwt', 'body-transform', 'rate-limit']) {
     const port = await freePort();
     const adminPort = await freePort();
     let yaml = fs.readFileSync(path.join(root, 'examples', example, 'envoy.yaml'), 'utf8');
-    yaml = yaml.replace(/port_value: 9901\b/g, `port_value: ${adminPort}`)
+    yaml = yaml
+      .replace(/port_value: 9901\b/g, `port_value: ${adminPort}`)
       .replace(/port_value: 10000\b/g, `port_value: ${port}`)
       .replace(/port_value: 10001\b/g, `port_value: ${app.port}`)
       .replace(/port_value: 10002\b/g, `port_value: ${await freePort()}`)
@@ -306,7 +395,12 @@ for (const example of ['auth-jwt', 'body-transform', 'rate-limit']) {
     t.teardown(() => host.stop());
     const r = await request(port, { method: 'POST', path: '/', body: 'x', agent: false });
     t.equal(r.status, example === 'auth-jwt' ? 401 : 200);
-    t.match(await adminGet(adminPort, '/stats'), new RegExp(`dynamicmodulescustom\\.${example.replace(/-(\w)/g, (_, c) => c.toUpperCase())}\\.nodevoy\\.requests: 1`));
+    t.match(
+      await adminGet(adminPort, '/stats'),
+      new RegExp(
+        `dynamicmodulescustom\\.${example.replace(/-(\w)/g, (_, c) => c.toUpperCase())}\\.nodevoy\\.requests: 1`,
+      ),
+    );
   });
 }
 
@@ -319,11 +413,19 @@ function exportedNames(file) {
   const names = new Set();
   for (const m of src.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
     for (const part of m[1].split(',')) {
-      const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()?.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (name) names.add(name);
     }
   }
-  for (const m of src.matchAll(/export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/g)) names.add(m[1]);
+  for (const m of src.matchAll(
+    /export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/g,
+  ))
+    names.add(m[1]);
   return names;
 }
 

@@ -39,7 +39,7 @@ t.test('callout to an unknown cluster fails at init (ClusterNotFound = 2)', asyn
   t.equal(up.requests.length, 0);
 });
 
-t.test('callout timeout answers 504 (as Envoy\'s async client does)', async (t) => {
+t.test("callout timeout answers 504 (as Envoy's async client does)", async (t) => {
   const side = await startUpstream();
   t.teardown(() => side.close());
   const { port, up } = await withHost(t, {
@@ -72,11 +72,14 @@ t.test('callout to a cluster that resets gets a 503', async (t) => {
 t.test('metrics: counter with labels, gauge, histogram in /stats and /stats/prometheus', async (t) => {
   const { port, adminPort } = await withHost(t, { filters: [fx('metrics', {})] });
   for (let i = 0; i < 5; i++) t.equal((await request(port, { path: `/g${i}` })).status, 200);
-  for (let i = 0; i < 2; i++) t.equal((await request(port, { method: 'POST', path: '/p', body: 'x'.repeat(10) })).status, 200);
+  for (let i = 0; i < 2; i++)
+    t.equal((await request(port, { method: 'POST', path: '/p', body: 'x'.repeat(10) })).status, 200);
 
   const stats = await waitFor(async () => {
     const s = await adminGet(adminPort, '/stats');
-    return /dynamicmodulescustom\.fixture_requests\.method\.POST: 2/.test(s) && /fixture_active: 0\b/.test(s) ? s : false;
+    return /dynamicmodulescustom\.fixture_requests\.method\.POST: 2/.test(s) && /fixture_active: 0\b/.test(s)
+      ? s
+      : false;
   });
   t.match(stats, /^dynamicmodulescustom\.fixture_requests\.method\.GET: 5$/m);
   t.match(stats, /^dynamicmodulescustom\.fixture_requests\.method\.POST: 2$/m);
@@ -94,13 +97,28 @@ t.test('metrics: counter with labels, gauge, histogram in /stats and /stats/prom
   t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 7$/m, 'one histogram sample per stream');
   // Envoy keeps samples in bins of two significant digits and sums each as its bin's harmonic mean:
   // five 0s and two 10s (bin [10, 11)) sum to 2 * 2*10*11/21.
-  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_sum\{\} 20\.95238095238095\d*$/m, 'request body sizes summed, as Envoy approximates');
-  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="0\.5"\} 5$/m, 'the zero samples in the first bucket');
-  t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="10"\} 7$/m, 'a bin counts in the buckets at or above its lower bound');
+  t.match(
+    prom,
+    /^envoy_dynamicmodulescustom_fixture_sizes_sum\{\} 20\.95238095238095\d*$/m,
+    'request body sizes summed, as Envoy approximates',
+  );
+  t.match(
+    prom,
+    /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="0\.5"\} 5$/m,
+    'the zero samples in the first bucket',
+  );
+  t.match(
+    prom,
+    /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="10"\} 7$/m,
+    'a bin counts in the buckets at or above its lower bound',
+  );
   t.match(prom, /^envoy_dynamicmodulescustom_fixture_sizes_bucket\{le="\+Inf"\} 7$/m);
   const flushed = await adminGet(adminPort, '/stats');
-  t.match(flushed, /^dynamicmodulescustom\.fixture_sizes: P0\((nan|0),0\) P25\((nan|0),0\) P50\((nan|0),0\) P75\((nan|10\.\d+),10\.\d+\)/m,
-    'quantiles as (interval,cumulative)');
+  t.match(
+    flushed,
+    /^dynamicmodulescustom\.fixture_sizes: P0\((nan|0),0\) P25\((nan|0),0\) P50\((nan|0),0\) P75\((nan|10\.\d+),10\.\d+\)/m,
+    'quantiles as (interval,cumulative)',
+  );
 });
 
 t.test('histogram samples show only after a stats flush (stats_flush_interval)', async (t) => {
@@ -109,12 +127,20 @@ t.test('histogram samples show only after a stats flush (stats_flush_interval)',
   const port = await freePort();
   const adminPort = await freePort();
   const yaml = hostConfig({
-    port, adminPort, filters: [fx('metrics', {})], clusters: { upstream: up.port }, bootstrapExtra: { stats_flush_interval: '3s' },
+    port,
+    adminPort,
+    filters: [fx('metrics', {})],
+    clusters: { upstream: up.port },
+    bootstrapExtra: { stats_flush_interval: '3s' },
   });
   const host = await startHost(yaml);
   t.teardown(() => host.stop());
   const idle = await adminGet(adminPort, '/stats');
-  t.match(idle, /^dynamicmodulescustom\.fixture_sizes: No recorded values$/m, 'a histogram without labels exists from its definition');
+  t.match(
+    idle,
+    /^dynamicmodulescustom\.fixture_sizes: No recorded values$/m,
+    'a histogram without labels exists from its definition',
+  );
   t.match(idle, /^dynamicmodulescustom\.fixture_active: 0$/m, 'so does a gauge without labels');
   t.notMatch(idle, /fixture_requests/, 'a counter with labels appears with its first label set');
   await request(port, { method: 'POST', path: '/p', body: 'x'.repeat(150) });
@@ -127,7 +153,10 @@ t.test('histogram samples show only after a stats flush (stats_flush_interval)',
     return /fixture_sizes: P0/.test(s) ? s : false;
   });
   // 150 falls in the bin [150, 160): one sample sits in its middle, in the interval and cumulatively.
-  t.match(after, /^dynamicmodulescustom\.fixture_sizes: P0\(155,155\) P25\(155,155\) P50\(155,155\) P75\(155,155\) P90\(155,155\) P95\(155,155\) P99\(155,155\) P99\.5\(155,155\) P99\.9\(155,155\) P100\(155,155\)$/m);
+  t.match(
+    after,
+    /^dynamicmodulescustom\.fixture_sizes: P0\(155,155\) P25\(155,155\) P50\(155,155\) P75\(155,155\) P90\(155,155\) P95\(155,155\) P99\(155,155\) P99\.5\(155,155\) P99\.9\(155,155\) P100\(155,155\)$/m,
+  );
   t.match(await adminGet(adminPort, '/stats/prometheus'), /^envoy_dynamicmodulescustom_fixture_sizes_count\{\} 1$/m);
 });
 
@@ -145,15 +174,27 @@ t.test('per-route config: route-level vs none', async (t) => {
   const { port, up } = await withHost(t, {
     filters: [fx('per_route', {})],
     routes: [
-      { prefix: '/struct', cluster: 'upstream', perFilter: { per_route: { perRouteName: 'pr1', config: { level: 'route', n: 7 } } } },
-      { prefix: '/string', cluster: 'upstream', perFilter: { per_route: { perRouteName: 'pr2', config: 'plain text' } } },
+      {
+        prefix: '/struct',
+        cluster: 'upstream',
+        perFilter: { per_route: { perRouteName: 'pr1', config: { level: 'route', n: 7 } } },
+      },
+      {
+        prefix: '/string',
+        cluster: 'upstream',
+        perFilter: { per_route: { perRouteName: 'pr2', config: 'plain text' } },
+      },
       { prefix: '/', cluster: 'upstream' },
     ],
   });
   await request(port, { path: '/struct/a' });
   await request(port, { path: '/string' });
   await request(port, { path: '/other' });
-  t.same(JSON.parse(up.requests[0].headers['x-route-config']), { level: 'route', n: 7 }, 'Struct per-route config as JSON');
+  t.same(
+    JSON.parse(up.requests[0].headers['x-route-config']),
+    { level: 'route', n: 7 },
+    'Struct per-route config as JSON',
+  );
   t.equal(up.requests[0].headers['x-route-config'], '{"level":"route","n":7}');
   t.equal(up.requests[1].headers['x-route-config'], 'plain text', 'StringValue passed raw');
   t.equal(up.requests[2].headers['x-route-config'], 'none', 'no per-route config on this route');
@@ -161,7 +202,12 @@ t.test('per-route config: route-level vs none', async (t) => {
 
 t.test('attributes reach the upstream with the right values', async (t) => {
   const { port, up } = await withHost(t, { filters: [fx('attributes', {})], hostOpts: { concurrency: 2 } });
-  const r = await request(port, { method: 'PUT', path: '/attr/x?q=1', body: 'b', headers: { 'x-request-id': 'rid-1' } });
+  const r = await request(port, {
+    method: 'PUT',
+    path: '/attr/x?q=1',
+    body: 'b',
+    headers: { 'x-request-id': 'rid-1' },
+  });
   t.equal(r.status, 200);
   const h = up.requests[0].headers;
   t.equal(h['x-attr-path'], '/attr/x?q=1');
@@ -179,7 +225,10 @@ t.test('attributes reach the upstream with the right values', async (t) => {
     const x = await request(port, { path: `/w${i}`, agent: false });
     idx.add(JSON.parse(x.body).headers['x-worker-index']);
   }
-  t.ok([...idx].every((w) => w === '0' || w === '1'), `worker index is 0 or 1 (${[...idx]})`);
+  t.ok(
+    [...idx].every((w) => w === '0' || w === '1'),
+    `worker index is 0 or 1 (${[...idx]})`,
+  );
 });
 
 t.test('module logs go to stderr at the configured level', async (t) => {
@@ -218,6 +267,8 @@ t.test('on_http_filter_local_reply sees every local reply with its details', asy
   await waitFor(() => /fixture local_reply code=504 details=response_timeout/.test(host.stderr()));
   t.pass('router timeout local reply seen');
   t.equal((await request(port, { path: '/reset-before-headers' })).status, 503);
-  await waitFor(() => /fixture local_reply code=503 details=upstream_reset_before_response_started/.test(host.stderr()));
+  await waitFor(() =>
+    /fixture local_reply code=503 details=upstream_reset_before_response_started/.test(host.stderr()),
+  );
   t.pass('upstream reset local reply seen');
 });

@@ -1,7 +1,15 @@
 // ABI host: bootstrap parsing. What Envoy accepts and means is what the host must accept and mean;
 // what it cannot honour it must reject at startup, naming the field.
 import t from 'tap';
-import { freePort, hostConfig, hostOnly, request, runHostExpectFailure, startHost, startUpstream } from './lib/harness.mjs';
+import {
+  freePort,
+  hostConfig,
+  hostOnly,
+  request,
+  runHostExpectFailure,
+  startHost,
+  startUpstream,
+} from './lib/harness.mjs';
 import { fx, withHost } from './lib/setup.mjs';
 
 const headersCfg = { request_set: { 'x-added': 'yes' }, response_set: { 'x-resp': '1' } };
@@ -71,7 +79,10 @@ t.test('unsupported fields are rejected, naming the field', async (t) => {
     t.match(r.stderr, /filter_config\.@type/);
   });
   t.test('terminal_filter (not supported by the host) is rejected', async (t) => {
-    const yaml = hostConfig(base).replace(/filter_name: "passthrough"/, (m) => `${m}\n${' '.repeat(22)}terminal_filter: true`);
+    const yaml = hostConfig(base).replace(
+      /filter_name: "passthrough"/,
+      (m) => `${m}\n${' '.repeat(22)}terminal_filter: true`,
+    );
     t.match(yaml, /terminal_filter: true/);
     const r = await runHostExpectFailure(yaml);
     t.not(r.code, 0);
@@ -91,7 +102,7 @@ t.test('trailer and stats flush settings: accepted as Envoy accepts them, the re
 
   t.test('enable_trailers on both sides and a stats flush interval start', async (t) => {
     const yaml = hostConfig({ ...base, adminPort: await freePort() });
-    t.match(yaml, /enable_trailers: true[^]*enable_trailers: true/);
+    t.match(yaml, /enable_trailers: true[\s\S]*enable_trailers: true/);
     t.match(yaml, /stats_flush_interval: "0\.5s"/);
     const host = await startHost(yaml);
     t.equal(await host.stop(), 0);
@@ -99,13 +110,20 @@ t.test('trailer and stats flush settings: accepted as Envoy accepts them, the re
   // Rejected by Envoy too (proto validation, unknown extension name).
   t.test('stats_flush_interval outside [1ms, 300s)', async (t) => {
     for (const v of ['0s', '0.0005s', '300s']) {
-      await expectRejected(t, hostConfig({ ...base, bootstrapExtra: { stats_flush_interval: v } }), /stats_flush_interval/);
+      await expectRejected(
+        t,
+        hostConfig({ ...base, bootstrapExtra: { stats_flush_interval: v } }),
+        /stats_flush_interval/,
+      );
     }
   });
   t.test('explicit_http_config without a protocol', async (t) => {
-    const yaml = hostConfig(base).replace(/explicit_http_config:\n *http_protocol_options:\n *enable_trailers: true/, 'explicit_http_config: {}');
+    const yaml = hostConfig(base).replace(
+      /explicit_http_config:\n *http_protocol_options:\n *enable_trailers: true/,
+      'explicit_http_config: {}',
+    );
     t.match(yaml, /explicit_http_config: \{\}/);
-    await expectRejected(t, yaml, /explicit_http_config|ExplicitHttpConfig/);  // the host's field path, Envoy's message
+    await expectRejected(t, yaml, /explicit_http_config|ExplicitHttpConfig/); // the host's field path, Envoy's message
   });
   t.test('protocol options under another name', async (t) => {
     const yaml = hostConfig(base).replace('envoy.extensions.upstreams.http.v3.HttpProtocolOptions:', 'foo:');
@@ -114,12 +132,18 @@ t.test('trailer and stats flush settings: accepted as Envoy accepts them, the re
   // Envoy honours these; the host cannot, so it refuses to start rather than ignore them.
   t.test('other HTTP/1 options', async (t) => {
     if (hostOnly(t, 'Envoy accepts accept_http_10')) return;
-    const yaml = hostConfig(base).replace(/^( *)enable_trailers: true$/m, '$1enable_trailers: true\n$1accept_http_10: true');
+    const yaml = hostConfig(base).replace(
+      /^( *)enable_trailers: true$/m,
+      '$1enable_trailers: true\n$1accept_http_10: true',
+    );
     await expectRejected(t, yaml, /http_protocol_options\.accept_http_10/);
   });
   t.test('an HTTP/2 upstream', async (t) => {
     if (hostOnly(t, 'Envoy speaks HTTP/2 upstream')) return;
-    const yaml = hostConfig(base).replace(/^( *)explicit_http_config:$/m, '$1explicit_http_config:\n$1  http2_protocol_options: {}');
+    const yaml = hostConfig(base).replace(
+      /^( *)explicit_http_config:$/m,
+      '$1explicit_http_config:\n$1  http2_protocol_options: {}',
+    );
     await expectRejected(t, yaml, /explicit_http_config\.http2_protocol_options/);
   });
 });
@@ -166,10 +190,10 @@ t.test('exact path vs prefix matching, first match wins', async (t) => {
   });
   const cases = [
     ['/exact', 201],
-    ['/exact?q=1', 201],  // path matching ignores the query string
+    ['/exact?q=1', 201], // path matching ignores the query string
     ['/exact/sub', 202],
     ['/exactly', 202],
-    ['/Exact', 203],      // case-sensitive
+    ['/Exact', 203], // case-sensitive
     ['/', 203],
   ];
   for (const [path, status] of cases) {

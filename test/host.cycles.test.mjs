@@ -22,7 +22,8 @@ const CYCLES = Number(process.env.NODEVOY_CYCLES || 20);
 const EXIT_DEADLINE_MS = 10000;
 // A timer that does not keep the test process alive.
 const after = (ms) => new Promise((r) => setTimeout(r, ms).unref());
-const BAD_STDERR = /AddressSanitizer|LeakSanitizer|runtime error:|\bFATAL\b|fatal error|terminate called|Segmentation fault|Aborted/;
+const BAD_STDERR =
+  /AddressSanitizer|LeakSanitizer|runtime error:|\bFATAL\b|fatal error|terminate called|Segmentation fault|Aborted/;
 
 // A POST whose body trickles in (the filter awaits the whole body): 10 pieces 100 ms apart.
 function trickle(port) {
@@ -30,7 +31,9 @@ function trickle(port) {
     const s = net.connect({ port, host: '127.0.0.1' });
     let got = '';
     s.on('error', () => {});
-    s.on('data', (d) => { got += d; });
+    s.on('data', (d) => {
+      got += d;
+    });
     s.on('close', () => resolve(got.split('\r\n')[0] || 'closed'));
     s.on('connect', async () => {
       s.write('POST /body HTTP/1.1\r\nhost: cycles\r\ncontent-length: 10\r\n\r\n');
@@ -55,18 +58,42 @@ t.test(`${CYCLES} start/stop cycles with traffic in flight: every exit clean`, a
     const yaml = hostConfig({
       port,
       adminPort,
-      filters: [{ module: 'nodevoy', filterName: 'cycle', config: { module: bundle, config: { sideUrl: `http://127.0.0.1:${side.port}` } } }],
+      filters: [
+        {
+          module: 'nodevoy',
+          filterName: 'cycle',
+          config: { module: bundle, config: { sideUrl: `http://127.0.0.1:${side.port}` } },
+        },
+      ],
       clusters: { upstream: up.port },
     });
     const host = await startHost(yaml, { concurrency: 2 });
-    const agent = false;  // a connection per request: they spread over both workers
+    const agent = false; // a connection per request: they spread over both workers
     const inflight = [];
-    const paths = ['/sync', '/timer?ms=5', '/timer?ms=30', '/fetch', '/interval?ms=60', '/slow?ms=2000', '/slow?ms=800'];
+    const paths = [
+      '/sync',
+      '/timer?ms=5',
+      '/timer?ms=30',
+      '/fetch',
+      '/interval?ms=60',
+      '/slow?ms=2000',
+      '/slow?ms=800',
+    ];
     for (let k = 0; k < 24; k++) {
       const p = paths[k % paths.length];
-      inflight.push(request(port, { path: `${p}${p.includes('?') ? '&' : '?'}c=${i}-${k}`, agent, timeoutMs: 30000 }).then((r) => r.status, (e) => e.code || e.message));
+      inflight.push(
+        request(port, { path: `${p}${p.includes('?') ? '&' : '?'}c=${i}-${k}`, agent, timeoutMs: 30000 }).then(
+          (r) => r.status,
+          (e) => e.code || e.message,
+        ),
+      );
     }
-    inflight.push(request(port, { method: 'POST', path: '/body', body: ['a', 'b', 'c'], agent, timeoutMs: 30000 }).then((r) => r.status, (e) => e.code || e.message));
+    inflight.push(
+      request(port, { method: 'POST', path: '/body', body: ['a', 'b', 'c'], agent, timeoutMs: 30000 }).then(
+        (r) => r.status,
+        (e) => e.code || e.message,
+      ),
+    );
     inflight.push(trickle(port));
     // let the fast ones finish and the slow ones park (timers, fetch, half-read bodies)
     await sleep(150 + (i % 5) * 40);
@@ -87,12 +114,16 @@ t.test(`${CYCLES} start/stop cycles with traffic in flight: every exit clean`, a
     if (!exited) {
       host.proc.kill('SIGKILL');
       await host.exited;
-      problems.push(`cycle ${i} (${how}): still running ${EXIT_DEADLINE_MS} ms after the stop request (SIGKILLed)\n${host.stderr().slice(-1500)}`);
+      problems.push(
+        `cycle ${i} (${how}): still running ${EXIT_DEADLINE_MS} ms after the stop request (SIGKILLed)\n${host.stderr().slice(-1500)}`,
+      );
       continue;
     }
     const bad = BAD_STDERR.exec(host.stderr());
     if (exited.code !== 0 || exited.signal || bad) {
-      problems.push(`cycle ${i} (${how}): exit code ${exited.code}, signal ${exited.signal}${bad ? `, stderr: ${bad[0]}` : ''}\n${host.stderr().slice(-1500)}`);
+      problems.push(
+        `cycle ${i} (${how}): exit code ${exited.code}, signal ${exited.signal}${bad ? `, stderr: ${bad[0]}` : ''}\n${host.stderr().slice(-1500)}`,
+      );
       continue;
     }
     // every client request settles once the host is gone
@@ -101,11 +132,13 @@ t.test(`${CYCLES} start/stop cycles with traffic in flight: every exit clean`, a
       problems.push(`cycle ${i} (${how}): client requests still pending 10 s after the host exited`);
       continue;
     }
-    for (const s of settled) (typeof s === 'number' || /^HTTP/.test(s) ? summary.answered++ : summary.cut++);
+    for (const s of settled) typeof s === 'number' || /^HTTP/.test(s) ? summary.answered++ : summary.cut++;
     summary.clean++;
   }
 
-  t.comment(`cycles ${summary.cycles}: ${summary.clean} clean (${summary.sigterm} SIGTERM, ${summary.quit} /quitquitquit); requests answered ${summary.answered}, cut by the shutdown ${summary.cut}; slowest exit ${summary.maxExitMs} ms`);
+  t.comment(
+    `cycles ${summary.cycles}: ${summary.clean} clean (${summary.sigterm} SIGTERM, ${summary.quit} /quitquitquit); requests answered ${summary.answered}, cut by the shutdown ${summary.cut}; slowest exit ${summary.maxExitMs} ms`,
+  );
   t.same(problems, [], `${CYCLES}/${CYCLES} cycles exited cleanly`);
   t.equal(summary.clean, CYCLES);
   t.ok(summary.cut > 0, 'some requests were still in flight at every shutdown');

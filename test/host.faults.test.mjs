@@ -2,7 +2,17 @@
 // with streams in flight). After each one the host must keep serving and must not crash.
 import net from 'node:net';
 import t from 'tap';
-import { adminGet, freePort, hostConfig, request, resetAfter, sleep, startHost, startUpstream, waitFor } from './lib/harness.mjs';
+import {
+  adminGet,
+  freePort,
+  hostConfig,
+  request,
+  resetAfter,
+  sleep,
+  startHost,
+  startUpstream,
+  waitFor,
+} from './lib/harness.mjs';
 import { fx, withHost } from './lib/setup.mjs';
 
 async function assertServing(t, host, port, what = 'the host keeps serving') {
@@ -22,7 +32,10 @@ t.test('client resets mid-request (partial body)', async (t) => {
   // stream_complete ran for the reset streams: the fixture's active gauge is back to 0
   await waitFor(async () => /dynamicmodulescustom\.fixture_active: 0$/m.test(await adminGet(adminPort, '/stats')));
   t.pass('fixture_active gauge back to 0 (stream_complete ran for the reset streams)');
-  t.notOk(up.requests.some((q) => q.complete), 'no partial request completed upstream');
+  t.notOk(
+    up.requests.some((q) => q.complete),
+    'no partial request completed upstream',
+  );
   await assertServing(t, host, port);
 });
 
@@ -57,7 +70,7 @@ t.test('client resets while the stream is parked (async_resume 200 ms)', async (
   });
   await resetAfter(port, 'GET /parked HTTP/1.1\r\nHost: x\r\n\r\n', 50);
   await resetAfter(port, 'POST /parked2 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345', 50);
-  await sleep(400);  // the scheduler commits fire after their streams are gone: must be no-ops
+  await sleep(400); // the scheduler commits fire after their streams are gone: must be no-ops
   t.equal(up.requests.length, 0, 'the parked streams never continued');
   await assertServing(t, host, port);
 });
@@ -75,7 +88,9 @@ t.test('upstream refuses connections -> 503', async (t) => {
   const up = await startUpstream();
   t.teardown(() => up.close());
   const port = await freePort();
-  const host = await startHost(hostConfig({ port, filters: [fx('passthrough', {})], clusters: { dead, upstream: up.port } }));
+  const host = await startHost(
+    hostConfig({ port, filters: [fx('passthrough', {})], clusters: { dead, upstream: up.port } }),
+  );
   t.teardown(() => host.stop());
   const r = await request(port, { path: '/x' });
   t.equal(r.status, 503);
@@ -149,7 +164,11 @@ t.test('SIGTERM with requests in flight: clean shutdown, exit 0', async (t) => {
   await waitFor(() => up.requests.length === 6);
   // one more parked in a filter (long delay) at shutdown time
   const parked = await startHost(
-    hostConfig({ port: await freePort(), filters: [fx('async_resume', { delay_ms: 5000 })], clusters: { upstream: up.port } }),
+    hostConfig({
+      port: await freePort(),
+      filters: [fx('async_resume', { delay_ms: 5000 })],
+      clusters: { upstream: up.port },
+    }),
   );
   t.teardown(() => parked.stop());
   const parkedReq = request(parked.port, { path: '/never', agent: false }).catch((e) => e);
@@ -158,7 +177,10 @@ t.test('SIGTERM with requests in flight: clean shutdown, exit 0', async (t) => {
   t.equal(await host.stop(), 0, 'exit code 0 with 6 upstream requests in flight');
   t.match(host.stderr(), /exited cleanly/);
   const results = await settled;
-  t.ok(results.every((x) => x.status === 'rejected'), 'in-flight clients saw their connections close');
+  t.ok(
+    results.every((x) => x.status === 'rejected'),
+    'in-flight clients saw their connections close',
+  );
 
   const start = Date.now();
   t.equal(await parked.stop(), 0, 'exit code 0 with a stream parked in a filter');

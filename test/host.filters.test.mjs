@@ -15,7 +15,12 @@ t.test('uppercase_body rewrites request bodies (multi-chunk, content-length, tra
   t.equal(JSON.parse(c.body).body, 'CONTENT-LENGTH BODY');
   t.equal(up.requests[1].headers['content-length'], '19', 'content-length still right');
 
-  const tr = await request(port, { method: 'POST', path: '/u3', body: ['with ', 'trailers'], trailers: { 'x-t': 'v' } });
+  const tr = await request(port, {
+    method: 'POST',
+    path: '/u3',
+    body: ['with ', 'trailers'],
+    trailers: { 'x-t': 'v' },
+  });
   const echo = JSON.parse(tr.body);
   t.equal(echo.body, 'WITH TRAILERS', 'rewritten in the trailers hook');
   t.same(echo.trailers, { 'x-t': 'v' });
@@ -58,20 +63,27 @@ t.test('local_reply from each phase', async (t) => {
 
   t.test('request_body', async (t) => {
     const { port, up } = await withHost(t, {
-      filters: [fx('local_reply', { status: 413, body: 'no bodies', headers: { 'x-phase': 'body' }, phase: 'request_body' })],
+      filters: [
+        fx('local_reply', { status: 413, body: 'no bodies', headers: { 'x-phase': 'body' }, phase: 'request_body' }),
+      ],
     });
     const r = await request(port, { method: 'POST', path: '/b', body: ['first', 'second'] });
     t.equal(r.status, 413);
     t.equal(r.body, 'no bodies');
     t.equal(r.headers['x-phase'], 'body');
-    t.notOk(up.requests.some((q) => q.complete), 'the upstream never got a complete request');
+    t.notOk(
+      up.requests.some((q) => q.complete),
+      'the upstream never got a complete request',
+    );
     const g = await request(port, { path: '/no-body' });
     t.equal(g.status, 200, 'a request without a body never reaches the body hook');
   });
 
   t.test('response_headers', async (t) => {
     const { port, up } = await withHost(t, {
-      filters: [fx('local_reply', { status: 502, body: 'replaced', headers: { 'x-phase': 'resp' }, phase: 'response_headers' })],
+      filters: [
+        fx('local_reply', { status: 502, body: 'replaced', headers: { 'x-phase': 'resp' }, phase: 'response_headers' }),
+      ],
     });
     const r = await request(port, { path: '/r' });
     t.equal(r.status, 502);
@@ -89,7 +101,11 @@ t.test('async_resume: parked streams resume from the scheduler', async (t) => {
     const r = await request(port, { path: '/async' });
     const elapsed = Date.now() - start;
     t.equal(r.status, 200);
-    t.equal(JSON.parse(r.body).headers['x-fixture-resumed'], '1', 'header added in the scheduled hook reached the upstream');
+    t.equal(
+      JSON.parse(r.body).headers['x-fixture-resumed'],
+      '1',
+      'header added in the scheduled hook reached the upstream',
+    );
     t.ok(elapsed >= 140, `waited for the scheduler (${elapsed} ms)`);
     t.equal(up.requests.length, 1);
   });
@@ -128,7 +144,14 @@ t.test('async_resume: parked streams resume from the scheduler', async (t) => {
   t.test('many parked streams at once', async (t) => {
     const { port } = await withHost(t, { filters: [fx('async_resume', { delay_ms: 50 })] });
     const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => request(port, { path: `/p${i}` })));
-    t.ok(rs.every((r, i) => r.status === 200 && JSON.parse(r.body).path === `/p${i}` && JSON.parse(r.body).headers['x-fixture-resumed'] === '1'));
+    t.ok(
+      rs.every(
+        (r, i) =>
+          r.status === 200 &&
+          JSON.parse(r.body).path === `/p${i}` &&
+          JSON.parse(r.body).headers['x-fixture-resumed'] === '1',
+      ),
+    );
   });
 });
 
@@ -145,7 +168,13 @@ t.test('statuses: Envoy filter-status semantics', async (t) => {
 
   t.test('request_headers StopIteration + request_body StopIterationAndBuffer + resume', async (t) => {
     const { port, up } = await withHost(t, {
-      filters: [fx('statuses', { request_headers: 'StopIteration', request_body: 'StopIterationAndBuffer', resume_after_ms: 60 })],
+      filters: [
+        fx('statuses', {
+          request_headers: 'StopIteration',
+          request_body: 'StopIterationAndBuffer',
+          resume_after_ms: 60,
+        }),
+      ],
     });
     const r = await request(port, { method: 'POST', path: '/sb', body: 'abcdef' });
     t.equal(JSON.parse(r.body).body, 'abcdef');
@@ -174,7 +203,13 @@ t.test('statuses: Envoy filter-status semantics', async (t) => {
 
   t.test('response_headers StopIteration + response_body StopIterationAndBuffer + resume', async (t) => {
     const { port } = await withHost(t, {
-      filters: [fx('statuses', { response_headers: 'StopIteration', response_body: 'StopIterationAndBuffer', resume_after_ms: 40 })],
+      filters: [
+        fx('statuses', {
+          response_headers: 'StopIteration',
+          response_body: 'StopIterationAndBuffer',
+          resume_after_ms: 40,
+        }),
+      ],
     });
     const r = await request(port, { path: '/big?n=100000' });
     t.equal(r.status, 200);
@@ -197,7 +232,9 @@ t.test('statuses: Envoy filter-status semantics', async (t) => {
 t.test('statuses: request_headers ContinueAndDontEndStream keeps a header-only request open', async (t) => {
   // The headers go on without end_stream, so the upstream request is framed chunked and stays open
   // until the filter adds a body (this fixture never does): the upstream never sees its end.
-  const { port, up, host } = await withHost(t, { filters: [fx('statuses', { request_headers: 'ContinueAndDontEndStream' })] });
+  const { port, up, host } = await withHost(t, {
+    filters: [fx('statuses', { request_headers: 'ContinueAndDontEndStream' })],
+  });
   const p = request(port, { path: '/open', timeoutMs: 1500, agent: false });
   await waitFor(() => up.requests.length === 1);
   t.equal(up.requests[0].headers['transfer-encoding'], 'chunked', 'headers forwarded without end_stream');
@@ -243,7 +280,11 @@ t.test('buffer limits (per_connection_buffer_limit_bytes)', async (t) => {
     t.equal(JSON.parse(small.body).body, 'X'.repeat(500));
     const big = await request(port, { method: 'POST', path: '/large', body: 'y'.repeat(4096), agent: false });
     t.equal(big.status, 413);
-    t.equal(up.requests.filter((q) => q.path === '/large' && q.complete).length, 0, 'the upstream never got the full body');
+    t.equal(
+      up.requests.filter((q) => q.path === '/large' && q.complete).length,
+      0,
+      'the upstream never got the full body',
+    );
   });
 
   t.test('response over the limit before headers were sent -> 500', async (t) => {

@@ -4,7 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { buildDir, freePort, hostConfig, request, runHostExpectFailure, startHost, startUpstream } from './lib/harness.mjs';
+import {
+  buildDir,
+  freePort,
+  hostConfig,
+  request,
+  runHostExpectFailure,
+  startHost,
+  startUpstream,
+} from './lib/harness.mjs';
 import { fx } from './lib/setup.mjs';
 
 function tempDir(t) {
@@ -48,7 +56,10 @@ t.test('the search path is honoured: lib<name>.so in ENVOY_DYNAMIC_MODULES_SEARC
   t.teardown(() => host.stop());
   const r = await request(host.port, { path: '/' });
   t.equal(JSON.parse(r.body).headers['x-renamed'], '1');
-  t.match(host.stderr(), new RegExp(`loaded dynamic module ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/librenamed\\.so`));
+  t.match(
+    host.stderr(),
+    new RegExp(`loaded dynamic module ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/librenamed\\.so`),
+  );
   t.equal(await host.stop(), 0);
 });
 
@@ -84,7 +95,9 @@ t.test('config_new returning NULL rejects the config', async (t) => {
     t.match(r.stderr, /unknown key "no_such_key"/);
   });
   t.test('the second of two filters failing still rejects the whole config', async (t) => {
-    const r = await runHostExpectFailure(await configFor([fx('passthrough', {}), fx('local_reply', { phase: 'nowhere' })]));
+    const r = await runHostExpectFailure(
+      await configFor([fx('passthrough', {}), fx('local_reply', { phase: 'nowhere' })]),
+    );
     t.not(r.code, 0);
     t.match(r.stderr, /config_new\(local_reply\)/);
   });

@@ -15,19 +15,34 @@ t.test('--concurrency 2: 200 concurrent requests all answered correctly', async 
   t.teardown(() => agent.destroy());
   const results = await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
-      request(port, { method: 'POST', path: `/c/${i}?i=${i}`, body: `body-${i}`, agent, headers: { 'content-type': 'text/plain' } }),
+      request(port, {
+        method: 'POST',
+        path: `/c/${i}?i=${i}`,
+        body: `body-${i}`,
+        agent,
+        headers: { 'content-type': 'text/plain' },
+      }),
     ),
   );
   const workers = new Set();
   let ok = 0;
   results.forEach((r, i) => {
     const echo = JSON.parse(r.body);
-    if (r.status === 200 && echo.path === `/c/${i}?i=${i}` && echo.body === `body-${i}` && r.headers['x-via'] === 'fixture') ok++;
+    if (
+      r.status === 200 &&
+      echo.path === `/c/${i}?i=${i}` &&
+      echo.body === `body-${i}` &&
+      r.headers['x-via'] === 'fixture'
+    )
+      ok++;
     workers.add(echo.headers['x-worker-index']);
   });
   t.equal(ok, 200, 'every response matches its own request');
   t.equal(up.requests.length, 200, 'the upstream saw each request once');
-  t.ok([...workers].every((w) => w === '0' || w === '1'), `worker indexes are 0 or 1 (${[...workers]})`);
+  t.ok(
+    [...workers].every((w) => w === '0' || w === '1'),
+    `worker indexes are 0 or 1 (${[...workers]})`,
+  );
 });
 
 t.test('keep-alive: several requests reuse one downstream connection', async (t) => {
@@ -36,20 +51,30 @@ t.test('keep-alive: several requests reuse one downstream connection', async (t)
   t.teardown(() => agent.destroy());
   const seen = [];
   for (let i = 0; i < 5; i++) {
-    const r = await request(port, { path: `/k/${i}`, agent, method: i % 2 ? 'POST' : 'GET', body: i % 2 ? 'x'.repeat(i * 100) : undefined });
+    const r = await request(port, {
+      path: `/k/${i}`,
+      agent,
+      method: i % 2 ? 'POST' : 'GET',
+      body: i % 2 ? 'x'.repeat(i * 100) : undefined,
+    });
     t.equal(r.status, 200);
     t.equal(JSON.parse(r.body).path, `/k/${i}`);
     t.not(r.headers.connection, 'close');
     seen.push([r.reusedSocket, r.localPort]);
   }
   t.equal(seen[0][0], false, 'first request opened the connection');
-  t.ok(seen.slice(1).every(([reused]) => reused), 'later requests reused it');
+  t.ok(
+    seen.slice(1).every(([reused]) => reused),
+    'later requests reused it',
+  );
   t.equal(new Set(seen.map(([, p]) => p)).size, 1, 'one local port for all five');
 });
 
 t.test('Connection: close is honoured', async (t) => {
   const { port } = await withHost(t, {});
-  const r = await rawRequest(port, 'GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { readUntilClose: true });
+  const r = await rawRequest(port, 'GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
+    readUntilClose: true,
+  });
   t.equal(r.status, 200);
   t.equal(r.closed, true, 'the host closed the connection after the response');
   t.equal(r.headers.connection, 'close');
@@ -148,7 +173,7 @@ t.test('upstream keep-alive: sequential requests share one upstream connection p
     upstreamHandler(req, res) {
       ports.push(req.socket.remotePort);
       const headers = { 'content-type': 'text/plain', 'content-length': '2' };
-      if (req.url === '/close') headers.connection = 'close';  // this response ends its connection
+      if (req.url === '/close') headers.connection = 'close'; // this response ends its connection
       res.writeHead(200, headers);
       res.end('ok');
       // The upstream closes this connection a moment after the response, while it sits idle.
@@ -166,7 +191,7 @@ t.test('upstream keep-alive: sequential requests share one upstream connection p
 
   const a = await get('/one');
   const b = await get('/two');
-  t.equal(b, a, 'the second request reached the upstream on the first one\'s socket');
+  t.equal(b, a, "the second request reached the upstream on the first one's socket");
 
   // An upstream that answers `connection: close` ends that connection: the next request opens another.
   await get('/close');
@@ -199,18 +224,26 @@ t.test('trailers pass a side only when that side enables them', async (t) => {
     '              enable_trailers: true',
     '',
   ].join('\n');
-  for (const [down, upside] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [down, upside] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
     await t.test(`client side ${down ? 'on' : 'off'}, upstream side ${upside ? 'on' : 'off'}`, async (t) => {
       const port = await freePort();
       // The fixture adds a request trailer when its trailers hook runs (the filter saw trailers).
       let yaml = hostConfig({ port, filters: [fx('statuses', {})], clusters: { upstream: up.port }, trailers: false });
-      t.notMatch(yaml, /enable_trailers/, 'trailers: false leaves Envoy\'s default');
+      t.notMatch(yaml, /enable_trailers/, "trailers: false leaves Envoy's default");
       if (down) yaml = yaml.replace(/^( *stat_prefix: "ingress"\n)/m, `$1${HCM}`);
       if (upside) yaml = yaml.replace(/^( *connect_timeout: "5s"\n)/m, `$1${CLUSTER}`);
       const host = await startHost(yaml);
       t.teardown(() => host.stop());
       const before = up.requests.length;
-      const r = await rawRequest(port, 'POST /chunked-trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req-trailer: yes\r\n\r\n');
+      const r = await rawRequest(
+        port,
+        'POST /chunked-trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req-trailer: yes\r\n\r\n',
+      );
       t.equal(r.status, 200);
       t.equal(r.body, 'hello world', 'the response body is whole');
       const seen = up.requests[before];

@@ -21,7 +21,10 @@ t.test('a stream callback from a foreign thread aborts the host, naming the call
   await t.rejects(request(port, { path: '/wt', agent: false, timeoutMs: 20000 }), 'the request dies with the host');
   const { code, signal } = await host.exited;
   t.ok(signal === 'SIGABRT' || (code !== 0 && code !== null), `host aborted (code ${code}, signal ${signal})`);
-  t.match(host.stderr(), /FATAL: envoy_dynamic_module_callback_http_get_headers_size called from a thread that is not an Envoy worker thread/);
+  t.match(
+    host.stderr(),
+    /FATAL: envoy_dynamic_module_callback_http_get_headers_size called from a thread that is not an Envoy worker thread/,
+  );
   t.equal(up.requests.length, 0, 'nothing was proxied');
 });
 
@@ -58,7 +61,10 @@ t.test('keep_pointer: a view kept past its hook is garbage under lifetime checks
 });
 
 t.test('exported symbols: only the ABI callbacks, no runtime or library symbols', async (t) => {
-  const out = execFileSync('readelf', ['-W', '--dyn-syms', hostBinary], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync('readelf', ['-W', '--dyn-syms', hostBinary], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const rows = out
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
@@ -82,26 +88,41 @@ t.test('exported symbols: only the ABI callbacks, no runtime or library symbols'
   // std:: checks (and sanitizer runtime data symbols are expected there).
   const exempt = (n) => asan && /^(_ZNSt|_ZNKSt|_ZSt|_ZT[VIST]|__asan|__ubsan|__lsan|__sanitizer)/.test(n);
   const bad = defined.filter(
-    (n) => !exempt(n) && (/^(SSL_|EVP_|_ZN2v8|_ZNSt|_ZNKSt|_ZSt|event_|evhttp_|http_parser|_ZN4YAML|napi_|uv_)/.test(n) || n.includes('std::')),
+    (n) =>
+      !exempt(n) &&
+      (/^(SSL_|EVP_|_ZN2v8|_ZNSt|_ZNKSt|_ZSt|event_|evhttp_|http_parser|_ZN4YAML|napi_|uv_)/.test(n) ||
+        n.includes('std::')),
   );
   t.same(bad, [], `no defined OpenSSL, V8, ${asan ? '' : 'libstdc++, '}libevent, yaml-cpp, N-API or libuv symbols`);
   const otherFuncs = rows.filter(
     (f) => f[6] !== 'UND' && f[3] === 'FUNC' && !f[7].startsWith('envoy_dynamic_module_callback_') && !exempt(f[7]),
   );
-  t.same(otherFuncs.map((f) => f[7]), [], 'no defined function other than the ABI callbacks');
+  t.same(
+    otherFuncs.map((f) => f[7]),
+    [],
+    'no defined function other than the ABI callbacks',
+  );
   const other = defined.filter((n) => !n.startsWith('envoy_dynamic_module_callback_'));
   t.comment(`other defined dynamic symbols (copy-relocated libc data): ${other.join(' ') || '(none)'}`);
   if (asan) {
     t.comment('ASan build: libstdc++ is linked dynamically, UND _ZNSt symbols are expected');
   } else {
-    t.same(undefinedSyms.filter((n) => /^_ZNS|^_ZNKS|^_ZSt/.test(n)), [], 'release build: libstdc++ linked statically, no UND std:: symbols');
+    t.same(
+      undefinedSyms.filter((n) => /^_ZNS|^_ZNKS|^_ZSt/.test(n)),
+      [],
+      'release build: libstdc++ linked statically, no UND std:: symbols',
+    );
   }
 });
 
 t.test('well-behaved modules on two workers never trip the strict checks under load', async (t) => {
-  const { port, host } = await bareHost(t, [fx('attributes', {}), fx('metrics', {}), fx('async_resume', { delay_ms: 5 })], {
-    concurrency: 2,
-  });
+  const { port, host } = await bareHost(
+    t,
+    [fx('attributes', {}), fx('metrics', {}), fx('async_resume', { delay_ms: 5 })],
+    {
+      concurrency: 2,
+    },
+  );
   const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => request(port, { path: `/l${i}`, agent: false })));
   t.ok(rs.every((r) => r.status === 200));
   t.notMatch(host.stderr(), /FATAL/);

@@ -21,13 +21,33 @@ async function rejected(t, filterName, config) {
 
 const cases = [
   ['a missing bundle file', 'rewrite', { module: path.join(jsDir, 'nope.cjs') }, /does not exist/],
-  ['a relative path that is not there from the working directory', 'rewrite', { module: 'js/filters.cjs' }, /module file \/\S*\/js\/filters\.cjs does not exist/],
+  [
+    'a relative path that is not there from the working directory',
+    'rewrite',
+    { module: 'js/filters.cjs' },
+    /module file \/\S*\/js\/filters\.cjs does not exist/,
+  ],
   ['no module field', 'rewrite', { config: {} }, /filter_config.module is required/],
   ['an unknown field', 'rewrite', { module: path.join(jsDir, 'filters.cjs'), modul: 1 }, /unknown field "modul"/],
   ['a syntax error', 'broken', { module: path.join(jsDir, 'syntax-error.cjs') }, /SyntaxError/],
-  ['a bundle that throws while loading', 'x', { module: path.join(jsDir, 'throws-at-load.cjs') }, /this bundle refuses to load/],
-  ['an unknown filter name', 'nosuch', { module: path.join(jsDir, 'filters.cjs') }, /no filter named "nosuch".*filters found: rewrite/],
-  ['an export not made with defineFilter', 'notAFilter', { module: path.join(jsDir, 'filters.cjs') }, /not made with defineFilter/],
+  [
+    'a bundle that throws while loading',
+    'x',
+    { module: path.join(jsDir, 'throws-at-load.cjs') },
+    /this bundle refuses to load/,
+  ],
+  [
+    'an unknown filter name',
+    'nosuch',
+    { module: path.join(jsDir, 'filters.cjs') },
+    /no filter named "nosuch".*filters found: rewrite/,
+  ],
+  [
+    'an export not made with defineFilter',
+    'notAFilter',
+    { module: path.join(jsDir, 'filters.cjs') },
+    /not made with defineFilter/,
+  ],
 ];
 
 for (const [what, filterName, config, pattern] of cases) {
@@ -40,7 +60,9 @@ for (const [what, filterName, config, pattern] of cases) {
 t.test('filter_config as a StringValue holding JSON text is accepted like a Struct', async (t) => {
   const yaml = hostConfig({
     port: await freePort(),
-    filters: [{ module: 'nodevoy', filterName: 'nosuch', config: JSON.stringify({ module: path.join(jsDir, 'filters.cjs') }) }],
+    filters: [
+      { module: 'nodevoy', filterName: 'nosuch', config: JSON.stringify({ module: path.join(jsDir, 'filters.cjs') }) },
+    ],
     clusters: { upstream: await freePort() },
   });
   const r = await runHostExpectFailure(yaml);

@@ -76,7 +76,10 @@ t.test('local replies, sync and after an await', async (t) => {
   t.equal(later.up.requests.length, 0);
 });
 
-for (const [name, how] of [['boom', 'threw'], ['reject', 'rejected']]) {
+for (const [name, how] of [
+  ['boom', 'threw'],
+  ['reject', 'rejected'],
+]) {
   t.test(`a handler that ${how} ends the request with a 500 and the worker keeps serving`, async (t) => {
     const { up, port, host } = await withHost(t, { filters: [js(name)], hostOpts: { concurrency: 1 } });
     const bad = await request(port, { path: '/boom' });
@@ -117,17 +120,23 @@ t.test('header setters refuse CR/LF with a typed error; nothing reaches the wire
   t.notOk('x-injected' in seen.headers);
 });
 
-t.test('a client reset while the handler awaits aborts its signal; late calls throw; the worker serves on', async (t) => {
-  const { up, port, host } = await withHost(t, { filters: [js('parked', { ms: 400 })], hostOpts: { concurrency: 1 } });
-  await resetAfter(port, 'GET /parked HTTP/1.1\r\nhost: x\r\n\r\n', 100);
-  await waitFor(() => host.stderr().includes('parked stream aborted; late call threw ERR_NODEVOY_STREAM_CLOSED'));
-  const r = await request(port, { path: '/after' });
-  t.equal(r.status, 200, 'the next request is served after its own wait');
-  t.equal(up.requests.length, 1, 'the reset request never reached the upstream');
-  await sleep(500);  // the abandoned timer fires with no live stream to touch
-  const again = await request(port, { path: '/again' });
-  t.equal(again.status, 200);
-});
+t.test(
+  'a client reset while the handler awaits aborts its signal; late calls throw; the worker serves on',
+  async (t) => {
+    const { up, port, host } = await withHost(t, {
+      filters: [js('parked', { ms: 400 })],
+      hostOpts: { concurrency: 1 },
+    });
+    await resetAfter(port, 'GET /parked HTTP/1.1\r\nhost: x\r\n\r\n', 100);
+    await waitFor(() => host.stderr().includes('parked stream aborted; late call threw ERR_NODEVOY_STREAM_CLOSED'));
+    const r = await request(port, { path: '/after' });
+    t.equal(r.status, 200, 'the next request is served after its own wait');
+    t.equal(up.requests.length, 1, 'the reset request never reached the upstream');
+    await sleep(500); // the abandoned timer fires with no live stream to touch
+    const again = await request(port, { path: '/again' });
+    t.equal(again.status, 200);
+  },
+);
 
 t.test('2 workers, 200 concurrent async requests, every response correct', async (t) => {
   const { up, port } = await withHost(t, { filters: [js('timer', { ms: 5 })], hostOpts: { concurrency: 2 } });

@@ -18,7 +18,13 @@ const js = (filterName, config, policy = {}) => ({
 // The scenario's upstream behaviour on the harness's upstream (called once the request body ended).
 function upstreamHandler(fn) {
   return async (req, res, record) => {
-    const reply = await fn({ method: record.method, path: record.path, headers: record.headers, body: record.body, trailers: record.trailers });
+    const reply = await fn({
+      method: record.method,
+      path: record.path,
+      headers: record.headers,
+      body: record.body,
+      trailers: record.trailers,
+    });
     if (reply.reset) {
       req.socket.destroy();
       return;
@@ -26,11 +32,12 @@ function upstreamHandler(fn) {
     const chunks = reply.body === undefined ? [] : Array.isArray(reply.body) ? reply.body : [reply.body];
     const headers = { ...(reply.headers ?? {}) };
     if (reply.trailers) headers.trailer = Object.keys(reply.trailers).join(', ');
-    else if (!Array.isArray(reply.body) && chunks.length && headers['content-length'] === undefined) headers['content-length'] = String(Buffer.byteLength(chunks[0]));
+    else if (!Array.isArray(reply.body) && chunks.length && headers['content-length'] === undefined)
+      headers['content-length'] = String(Buffer.byteLength(chunks[0]));
     res.writeHead(reply.status, headers);
     for (let i = 0; i < chunks.length; i++) {
       res.write(chunks[i]);
-      if (i + 1 < chunks.length) await sleep(20);  // separate data events
+      if (i + 1 < chunks.length) await sleep(20); // separate data events
     }
     if (reply.trailers) res.addTrailers(reply.trailers);
     res.end();
@@ -46,19 +53,28 @@ async function startCluster(handler) {
     const body = Buffer.concat(parts);
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
-      if (!['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      if (!['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k))
+        headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     }
     const withBody = body.length > 0 && req.method !== 'GET' && req.method !== 'HEAD';
     let response;
     try {
-      response = await handler(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body: withBody ? body : undefined }));
+      response = await handler(
+        new Request(`http://${req.headers.host}${req.url}`, {
+          method: req.method,
+          headers,
+          body: withBody ? body : undefined,
+        }),
+      );
     } catch {
       req.socket.destroy();
       return;
     }
     const out = Buffer.from(await response.arrayBuffer());
     const h = {};
-    response.headers.forEach((v, k) => (h[k] = v));
+    response.headers.forEach((v, k) => {
+      h[k] = v;
+    });
     h['content-length'] = String(out.length);
     res.writeHead(response.status, h);
     res.end(out);
@@ -137,7 +153,14 @@ for (const s of scenarios) {
     const got = await send(port, s.request);
     const rec = up.requests[0];
     await checkScenario(t, s, {
-      upstream: rec && { method: rec.method, path: rec.path, headers: rec.headers, body: rec.body, trailers: rec.trailers, complete: rec.complete },
+      upstream: rec && {
+        method: rec.method,
+        path: rec.path,
+        headers: rec.headers,
+        body: rec.body,
+        trailers: rec.trailers,
+        complete: rec.complete,
+      },
       response: got.response,
       reset: got.reset,
       metric: async (name, labels) => {
@@ -152,7 +175,10 @@ for (const s of scenarios) {
         return undefined;
       },
       logs: async () =>
-        [...host.stderr().matchAll(/^\[[^\]]*\]\[\d+\]\[(\w+)\]\[dynamic_modules\] (.*)$/gm)].map((m) => ({ level: LEVEL[m[1]] ?? m[1], message: m[2] })),
+        [...host.stderr().matchAll(/^\[[^\]]*\]\[\d+\]\[(\w+)\]\[dynamic_modules\] (.*)$/gm)].map((m) => ({
+          level: LEVEL[m[1]] ?? m[1],
+          message: m[2],
+        })),
     });
   });
 }

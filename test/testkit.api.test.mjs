@@ -26,7 +26,7 @@ t.test('clock: handlers awaiting timers wait for advance()', async (t) => {
   const run = runFilter(f, { clock }).finally(() => (done = true));
   await clock.advance(999);
   t.equal(done, false, 'not yet at 999 ms');
-  t.ok(clock.pending >= 1, 'the handler\'s timer is pending');
+  t.ok(clock.pending >= 1, "the handler's timer is pending");
   t.same(seen, []);
   await clock.advance(1);
   const r = await run;
@@ -67,11 +67,14 @@ t.test('clock: next(), runAll() and intervals', async (t) => {
 
 t.test('clock: ctx.fetch timeouts run on the clock', async (t) => {
   const clock = createClock();
-  const run = runFilter({ module: scenarioFilters, filterName: 'authFetch' }, {
-    clock,
-    request: { headers: { 'x-timeout': '3000' } },
-    clusters: { auth: () => new Promise(() => {}) },
-  });
+  const run = runFilter(
+    { module: scenarioFilters, filterName: 'authFetch' },
+    {
+      clock,
+      request: { headers: { 'x-timeout': '3000' } },
+      clusters: { auth: () => new Promise(() => {}) },
+    },
+  );
   await clock.advance(2999);
   t.equal(clock.pending > 0, true, 'still waiting at 2999 ms');
   await clock.advance(1);
@@ -83,9 +86,16 @@ t.test('clock: ctx.fetch timeouts run on the clock', async (t) => {
 });
 
 t.test('clock: a run that waits on the clock fails after timeoutMs, naming what waits', async (t) => {
-  const f = defineFilter({ async onRequestHeaders() { await sleep(60000); } });
+  const f = defineFilter({
+    async onRequestHeaders() {
+      await sleep(60000);
+    },
+  });
   const clock = createClock();
-  await t.rejects(runFilter(f, { clock, timeoutMs: 200 }), /did not complete within 200 ms \(real time\): the onRequestHeaders handler is still awaiting; \d+ timer\(s\) are pending on the test clock/);
+  await t.rejects(
+    runFilter(f, { clock, timeoutMs: 200 }),
+    /did not complete within 200 ms \(real time\): the onRequestHeaders handler is still awaiting; \d+ timer\(s\) are pending on the test clock/,
+  );
 });
 
 t.test('clock: runs on different clocks at once; code outside runs keeps real time', async (t) => {
@@ -111,8 +121,12 @@ t.test('clock: runs on different clocks at once; code outside runs keeps real ti
 
 t.test('buffer limit: 413 for a request, 500 for a response a handler buffers', async (t) => {
   const reader = defineFilter({
-    async onRequestHeaders(req) { await req.body.bytes(); },
-    async onResponseHeaders(res) { await res.body.bytes(); },
+    async onRequestHeaders(req) {
+      await req.body.bytes();
+    },
+    async onResponseHeaders(res) {
+      await res.body.bytes();
+    },
   });
   const chunks = (n, size) => Array.from({ length: n }, () => 'z'.repeat(size));
   const big = await runFilter(reader, { bufferLimit: 1000, request: { method: 'POST', body: chunks(3, 600) } });
@@ -120,13 +134,23 @@ t.test('buffer limit: 413 for a request, 500 for a response a handler buffers', 
   t.equal(big.response.body, 'Payload Too Large');
   t.equal(big.localReply.details, 'request_payload_too_large');
   t.equal(big.upstreamRequest?.complete ?? false, false);
-  const bigResponse = await runFilter(reader, { bufferLimit: 1000, upstream: () => ({ status: 200, body: chunks(3, 600) }) });
+  const bigResponse = await runFilter(reader, {
+    bufferLimit: 1000,
+    upstream: () => ({ status: 200, body: chunks(3, 600) }),
+  });
   t.equal(bigResponse.response.status, 500);
   t.equal(bigResponse.localReply.details, 'response_payload_too_large');
-  const fits = await runFilter(reader, { bufferLimit: 1000, request: { method: 'POST', body: chunks(3, 300) }, upstream: (req) => ({ status: 200, body: req.body.slice(0, 10) }) });
+  const fits = await runFilter(reader, {
+    bufferLimit: 1000,
+    request: { method: 'POST', body: chunks(3, 300) },
+    upstream: (req) => ({ status: 200, body: req.body.slice(0, 10) }),
+  });
   t.equal(fits.response.status, 200);
   t.equal(fits.upstreamRequest.body.length, 900);
-  const passThrough = await runFilter(defineFilter({ onRequestHeaders() {} }), { bufferLimit: 1000, request: { method: 'POST', body: chunks(3, 600) } });
+  const passThrough = await runFilter(defineFilter({ onRequestHeaders() {} }), {
+    bufferLimit: 1000,
+    request: { method: 'POST', body: chunks(3, 600) },
+  });
   t.equal(passThrough.response.status, 200, 'a body nobody buffers is not limited');
   const onePiece = await runFilter(reader, { bufferLimit: 1000, request: { method: 'POST', body: 'z'.repeat(1500) } });
   t.equal(onePiece.response.status, 413, 'one piece over the limit: buffered before its end arrives, as over HTTP/1.1');
@@ -149,8 +173,14 @@ t.test('fake clusters: what ctx.fetch sent and got, unknown clusters, failing cl
     },
   });
   const clusters = {
-    auth: async (req) => new Response(`hi ${req.headers.get('x-token')} ${await req.text()}`, { status: 201, headers: { 'x-auth': 'yes' } }),
-    broken: () => { throw new Error('cluster down'); },
+    auth: async (req) =>
+      new Response(`hi ${req.headers.get('x-token')} ${await req.text()}`, {
+        status: 201,
+        headers: { 'x-auth': 'yes' },
+      }),
+    broken: () => {
+      throw new Error('cluster down');
+    },
   };
   const ok = await runFilter(f, { clusters });
   t.equal(ok.upstreamRequest.headers['x-status'], '201');
@@ -159,7 +189,13 @@ t.test('fake clusters: what ctx.fetch sent and got, unknown clusters, failing cl
   const c = ok.callouts[0];
   t.equal(c.cluster, 'auth');
   t.same(
-    { method: c.request.method, path: c.request.path, authority: c.request.authority, token: c.request.headers['x-token'], body: c.request.body },
+    {
+      method: c.request.method,
+      path: c.request.path,
+      authority: c.request.authority,
+      token: c.request.headers['x-token'],
+      body: c.request.body,
+    },
     { method: 'PUT', path: '/v1/check?x=1', authority: 'auth.local', token: 'abc', body: 'payload' },
   );
   t.equal(c.response.status, 201);
@@ -173,37 +209,70 @@ t.test('fake clusters: what ctx.fetch sent and got, unknown clusters, failing cl
   t.equal(unknown.callouts.length, 0);
 
   const broken = await runFilter(f, { clusters, request: { headers: { 'x-cluster': 'broken' } } });
-  t.equal(broken.upstreamRequest.headers['x-status'], '503', 'a throwing cluster is an upstream reset: Envoy answers 503');
+  t.equal(
+    broken.upstreamRequest.headers['x-status'],
+    '503',
+    'a throwing cluster is an upstream reset: Envoy answers 503',
+  );
   t.match(broken.callouts[0].error, /cluster down/);
 });
 
 t.test('config: schemas reject like Envoy config time', async (t) => {
-  const zodLike = (check) => ({ parse: (v) => { const m = check(v); if (m) throw new Error(m); return v; } });
+  const zodLike = (check) => ({
+    parse: (v) => {
+      const m = check(v);
+      if (m) throw new Error(m);
+      return v;
+    },
+  });
   const f = defineFilter({
     config: zodLike((v) => (typeof v.tag !== 'string' ? 'tag: expected string' : '')),
     routeConfig: zodLike((v) => ('limit' in v && !(v.limit > 0) ? 'limit: must be positive' : '')),
-    onRequestHeaders(req, ctx) { req.headers.set('x-config', JSON.stringify(ctx.config)); },
+    onRequestHeaders(req, ctx) {
+      req.headers.set('x-config', JSON.stringify(ctx.config));
+    },
   });
   await t.rejects(runFilter(f, { filterName: 'tagged', config: { tag: 7 } }), {
     name: 'FilterConfigError',
-    message: 'cannot load filter "tagged" from <inline definition>: filter_config.config does not match the filter\'s schema: tag: expected string',
+    message:
+      'cannot load filter "tagged" from <inline definition>: filter_config.config does not match the filter\'s schema: tag: expected string',
   });
   await t.rejects(runFilter(f, { filterName: 'tagged', config: { tag: 'a' }, routeConfig: { limit: -1 } }), {
-    message: 'per-route config for filter "tagged" rejected: per-route config does not match the filter\'s schema: limit: must be positive',
+    message:
+      'per-route config for filter "tagged" rejected: per-route config does not match the filter\'s schema: limit: must be positive',
   });
   await t.rejects(runFilter(f, { config: { tag: 'a' }, routeConfig: ['not', 'an', 'object'] }), {
     message: 'per-route filter_config.config must be a JSON object (the fields it overrides)',
   });
   const merged = await runFilter(f, { config: { tag: 'a', limit: 1 }, routeConfig: { limit: 2 } });
-  t.same(JSON.parse(merged.upstreamRequest.headers['x-config']), { tag: 'a', limit: 2 }, 'the route config is merged over the filter config');
+  t.same(
+    JSON.parse(merged.upstreamRequest.headers['x-config']),
+    { tag: 'a', limit: 2 },
+    'the route config is merged over the filter config',
+  );
 
   const loaded = await loadFilter(f, { config: { tag: 'b' } });
-  await t.rejects(loaded.run({ routeConfig: { limit: 0 } }), FilterConfigError, 'a run\'s route config is checked too');
-  t.equal((await loaded.run({ routeConfig: { limit: 3 } })).upstreamRequest.headers['x-config'], '{"tag":"b","limit":3}');
+  await t.rejects(loaded.run({ routeConfig: { limit: 0 } }), FilterConfigError, "a run's route config is checked too");
+  t.equal(
+    (await loaded.run({ routeConfig: { limit: 3 } })).upstreamRequest.headers['x-config'],
+    '{"tag":"b","limit":3}',
+  );
 
-  await t.rejects(runFilter({ module: scenarioFilters, filterName: 'nope' }), /cannot load filter "nope" from .*scenario-filters\.cjs: no filter named "nope"/);
-  await t.rejects(runFilter({ module: '/does/not/exist.js', filterName: 'x' }), /module file \/does\/not\/exist\.js does not exist/);
-  await t.rejects(runFilter({ module: 'no/such/bundle.js', filterName: 'x' }), { message: `cannot load filter "x" from ${path.resolve('no/such/bundle.js')}: module file ${path.resolve('no/such/bundle.js')} does not exist` }, 'a relative path is relative to the working directory, as in Envoy');
+  await t.rejects(
+    runFilter({ module: scenarioFilters, filterName: 'nope' }),
+    /cannot load filter "nope" from .*scenario-filters\.cjs: no filter named "nope"/,
+  );
+  await t.rejects(
+    runFilter({ module: '/does/not/exist.js', filterName: 'x' }),
+    /module file \/does\/not\/exist\.js does not exist/,
+  );
+  await t.rejects(
+    runFilter({ module: 'no/such/bundle.js', filterName: 'x' }),
+    {
+      message: `cannot load filter "x" from ${path.resolve('no/such/bundle.js')}: module file ${path.resolve('no/such/bundle.js')} does not exist`,
+    },
+    'a relative path is relative to the working directory, as in Envoy',
+  );
   await t.rejects(runFilter({ filterName: 'x' }), TypeError);
 });
 
@@ -218,29 +287,41 @@ t.test('logs: levels, the log level, console capture', async (t) => {
     },
   });
   const atInfo = await runFilter(f, { filterName: 'logger', request: { path: '/p' } });
-  t.same(atInfo.logs.map((l) => l.level), ['info', 'error']);
+  t.same(
+    atInfo.logs.map((l) => l.level),
+    ['info', 'error'],
+  );
   t.match(atInfo.logs[0].message, /^\[nodevoy\]\[logger\]\[\d+\] info \/p$/);
   t.equal(atInfo.upstreamRequest.headers['x-debug'], 'false');
   const atDebug = await runFilter(f, { logLevel: 'debug', captureConsole: true });
-  t.same(atDebug.logs.map((l) => l.level), ['debug', 'info', 'error', 'info']);
-  t.equal(atDebug.logs[3].message, "[console] from console { n: 1 }");
+  t.same(
+    atDebug.logs.map((l) => l.level),
+    ['debug', 'info', 'error', 'info'],
+  );
+  t.equal(atDebug.logs[3].message, '[console] from console { n: 1 }');
   t.equal(atDebug.upstreamRequest.headers['x-debug'], 'true');
   const quiet = await runFilter(f, { logLevel: 'off' });
   t.same(quiet.logs, []);
-  const failing = await runFilter(defineFilter({ onRequestHeaders() { throw new RangeError('nope'); } }));
+  const failing = await runFilter(
+    defineFilter({
+      onRequestHeaders() {
+        throw new RangeError('nope');
+      },
+    }),
+  );
   t.equal(failing.response.status, 500);
   t.equal(failing.localReply.details, 'nodevoy_handler_failed');
   t.match(failing.logs[0], { level: 'error', message: /onRequestHeaders handler threw: RangeError: nope/ });
 });
 
-t.test('metrics: declared and nodevoy\'s own, accumulated across runs of a loaded filter', async (t) => {
+t.test("metrics: declared and nodevoy's own, accumulated across runs of a loaded filter", async (t) => {
   const f = defineFilter({
     metrics: { hits: { type: 'counter', labels: ['method'] }, depth: { type: 'gauge' }, size: { type: 'histogram' } },
     onRequestHeaders(req, ctx) {
       ctx.metrics.hits.inc(1, { method: req.method });
       ctx.metrics.depth.set(4);
       ctx.metrics.size.record(req.path.length);
-      if (req.headers.has('x-bad')) ctx.metrics.hits.inc(1);  // labels missing: throws
+      if (req.headers.has('x-bad')) ctx.metrics.hits.inc(1); // labels missing: throws
     },
   });
   const loaded = await loadFilter(f, { filterName: 'm', jsTimeHistogram: true });
@@ -257,7 +338,10 @@ t.test('metrics: declared and nodevoy\'s own, accumulated across runs of a loade
   t.equal(m.counter('nodevoy.requests'), 3);
   t.equal(m.counter('nodevoy.errors', { kind: 'handler' }), 1);
   t.equal(m.histogram('nodevoy.js_time_us', { phase: 'request_headers' }).length, 3);
-  t.same(loaded.metrics.all.find((s) => s.name === 'm.depth'), { type: 'gauge', name: 'm.depth', labels: {}, value: 4 });
+  t.same(
+    loaded.metrics.all.find((s) => s.name === 'm.depth'),
+    { type: 'gauge', name: 'm.depth', labels: {}, value: 4 },
+  );
   t.ok(loaded.logs.length >= 1, 'the loaded filter keeps every log line');
 });
 
@@ -269,9 +353,25 @@ t.test('stream info: metadata, filter state, attributes, override host, route ca
       req.headers.set('x-state-in', String(ctx.filterState.get('in')));
       ctx.metadata.set('ns', 'set', 1.5);
       ctx.filterState.set('out', new TextEncoder().encode('bytes'));
-      req.headers.set('x-attrs', ['request.host', 'request.url_path', 'request.query', 'source.address', 'source.port', 'destination.port', 'request.protocol', 'response.code']
-        .map((a) => `${a}=${ctx.attribute(a)}`).join(' '));
-      req.headers.set('x-override', `${ctx.setUpstreamOverrideHost('10.0.0.1:8080', true)},${ctx.setUpstreamOverrideHost('not-an-ip:1')}`);
+      req.headers.set(
+        'x-attrs',
+        [
+          'request.host',
+          'request.url_path',
+          'request.query',
+          'source.address',
+          'source.port',
+          'destination.port',
+          'request.protocol',
+          'response.code',
+        ]
+          .map((a) => `${a}=${ctx.attribute(a)}`)
+          .join(' '),
+      );
+      req.headers.set(
+        'x-override',
+        `${ctx.setUpstreamOverrideHost('10.0.0.1:8080', true)},${ctx.setUpstreamOverrideHost('not-an-ip:1')}`,
+      );
       ctx.clearRouteCache();
     },
     onResponseHeaders(res, ctx) {
@@ -289,7 +389,10 @@ t.test('stream info: metadata, filter state, attributes, override host, route ca
   t.equal(up['x-route-meta'], 'true');
   t.equal(up['x-initial'], 'here');
   t.equal(up['x-state-in'], 'given');
-  t.equal(up['x-attrs'], 'request.host=example.com request.url_path=/p/q request.query=x=1 source.address=10.1.2.3:5555 source.port=5555 destination.port=10000 request.protocol=HTTP/1.1 response.code=undefined');
+  t.equal(
+    up['x-attrs'],
+    'request.host=example.com request.url_path=/p/q request.query=x=1 source.address=10.1.2.3:5555 source.port=5555 destination.port=10000 request.protocol=HTTP/1.1 response.code=undefined',
+  );
   t.equal(up['x-override'], 'true,false');
   t.equal(up.host, 'example.com');
   t.equal(r.response.headers['x-code'], '200');
@@ -303,14 +406,19 @@ t.test('stream info: metadata, filter state, attributes, override host, route ca
 t.test('bodies: chunk views are detached after the call; content-length follows rewrites', async (t) => {
   let kept;
   const f = defineFilter({
-    onRequestData(chunk) { kept = chunk.bytes; },
+    onRequestData(chunk) {
+      kept = chunk.bytes;
+    },
     async onResponseHeaders(res) {
       const body = await res.body.text();
-      res.body.replace(body.toUpperCase() + '!');
+      res.body.replace(`${body.toUpperCase()}!`);
       res.headers.set('x-kept-length', String(kept.byteLength));
     },
   });
-  const r = await runFilter(f, { request: { method: 'POST', body: 'abc' }, upstream: () => ({ status: 200, body: 'hello' }) });
+  const r = await runFilter(f, {
+    request: { method: 'POST', body: 'abc' },
+    upstream: () => ({ status: 200, body: 'hello' }),
+  });
   t.equal(r.response.headers['x-kept-length'], '0', 'a view kept past its call is detached (length 0)');
   t.equal(r.response.body, 'HELLO!');
   t.equal(r.response.headers['content-length'], '6');
@@ -318,16 +426,25 @@ t.test('bodies: chunk views are detached after the call; content-length follows 
 
 t.test('requests and upstreams: defaults, echo, framing, trailers, upstream resets', async (t) => {
   const f = defineFilter({});
-  const r = await runFilter(f, { request: { method: 'PATCH', path: '/e?q=1', headers: { 'x-a': ['1', '2'], Connection: 'keep-alive' }, body: 'hey' } });
+  const r = await runFilter(f, {
+    request: { method: 'PATCH', path: '/e?q=1', headers: { 'x-a': ['1', '2'], Connection: 'keep-alive' }, body: 'hey' },
+  });
   const echoed = JSON.parse(r.response.body);
-  t.same({ method: echoed.method, path: echoed.path, body: echoed.body }, { method: 'PATCH', path: '/e?q=1', body: 'hey' });
+  t.same(
+    { method: echoed.method, path: echoed.path, body: echoed.body },
+    { method: 'PATCH', path: '/e?q=1', body: 'hey' },
+  );
   t.equal(echoed.headers.host, 'localhost');
   t.equal(echoed.headers['x-a'], '1, 2');
   t.equal(echoed.headers['content-length'], '3', 'a one-piece body gets a content-length');
   t.equal(echoed.headers.connection, undefined, 'hop-by-hop headers are dropped');
   t.match(echoed.headers['x-request-id'], /^[0-9a-f-]{36}$/);
   t.equal(echoed.headers['x-forwarded-proto'], 'http');
-  t.same(r.upstreamRequest.headerList.slice(0, 3), [['host', 'localhost'], ['x-a', '1'], ['x-a', '2']]);
+  t.same(r.upstreamRequest.headerList.slice(0, 3), [
+    ['host', 'localhost'],
+    ['x-a', '1'],
+    ['x-a', '2'],
+  ]);
   t.equal(r.response.complete, true);
 
   const reset = await runFilter(f, { upstream: () => ({ reset: true }) });
@@ -335,11 +452,23 @@ t.test('requests and upstreams: defaults, echo, framing, trailers, upstream rese
   t.match(reset.response.body, /upstream connect error or disconnect\/reset before headers/);
   t.equal(reset.localReply.details, 'upstream_reset_before_response_started{connection_termination}');
 
-  await t.rejects(runFilter(f, { upstream: () => { throw new Error('test bug'); } }), /test bug/, 'an upstream handler that throws fails the run');
+  await t.rejects(
+    runFilter(f, {
+      upstream: () => {
+        throw new Error('test bug');
+      },
+    }),
+    /test bug/,
+    'an upstream handler that throws fails the run',
+  );
 });
 
 t.test('a reply after the response headers went: reset, partial response', async (t) => {
-  const f = defineFilter({ onResponseData(chunk, ctx) { if (chunk.text() === 'second') return ctx.respond(500, 'late'); } });
+  const f = defineFilter({
+    onResponseData(chunk, ctx) {
+      if (chunk.text() === 'second') return ctx.respond(500, 'late');
+    },
+  });
   const r = await runFilter(f, { upstream: () => ({ status: 200, body: ['first,', 'second'] }) });
   t.equal(r.reset, true);
   t.equal(r.resetReason, 'nodevoy_reply_after_response_headers');
@@ -350,17 +479,29 @@ t.test('a reply after the response headers went: reset, partial response', async
 });
 
 t.test('failure policy and budgets (filter_config failure_mode, failure_status, *_budget_ms)', async (t) => {
-  const thrower = defineFilter({ onRequestHeaders(req) { if (req.headers.has('x-throw')) throw new Error('boom'); } });
+  const thrower = defineFilter({
+    onRequestHeaders(req) {
+      if (req.headers.has('x-throw')) throw new Error('boom');
+    },
+  });
   const open = await runFilter(thrower, { failureMode: 'fail_open', request: { headers: { 'x-throw': '1' } } });
   t.equal(open.response.status, 200, 'fail_open: the stream goes on');
   t.ok(open.upstreamRequest?.complete);
   t.equal(open.metrics.counter('nodevoy.errors', { kind: 'handler' }), 1, 'and the failure is counted');
   const closed = await runFilter(thrower, { failureStatus: 503, request: { headers: { 'x-throw': '1' } } });
   t.equal(closed.response.status, 503, 'failure_status');
-  await t.rejects(runFilter(thrower, { failureMode: 'maybe' }), { message: 'filter_config.failure_mode must be "fail_closed" or "fail_open"' });
-  await t.rejects(runFilter(thrower, { failureStatus: 99 }), { message: 'filter_config.failure_status must be an integer from 200 to 599' });
+  await t.rejects(runFilter(thrower, { failureMode: 'maybe' }), {
+    message: 'filter_config.failure_mode must be "fail_closed" or "fail_open"',
+  });
+  await t.rejects(runFilter(thrower, { failureStatus: 99 }), {
+    message: 'filter_config.failure_status must be an integer from 200 to 599',
+  });
 
-  const slow = defineFilter({ async onRequestHeaders() { await sleep(60000); } });
+  const slow = defineFilter({
+    async onRequestHeaders() {
+      await sleep(60000);
+    },
+  });
   const clock = createClock();
   const run = runFilter(slow, { clock, asyncBudgetMs: 2000 });
   await clock.advance(2000);
@@ -371,7 +512,12 @@ t.test('failure policy and budgets (filter_config failure_mode, failure_status, 
   t.equal(timedOut.metrics.counter('nodevoy.errors', { kind: 'timeout' }), 1);
   t.match(timedOut.logs.map((l) => l.message).join('\n'), /onRequestHeaders handler did not settle within 2000 ms/);
 
-  const busy = defineFilter({ onRequestHeaders() { const end = performance.now() + 30; while (performance.now() < end); } });
+  const busy = defineFilter({
+    onRequestHeaders() {
+      const end = performance.now() + 30;
+      while (performance.now() < end);
+    },
+  });
   const spun = await runFilter(busy, { syncBudgetMs: 5 });
   t.equal(spun.response.status, 504, 'a call past sync_budget_ms counts as a timeout');
   t.match(spun.logs[0].message, /JS ran past its synchronous time budget of 5 ms/);

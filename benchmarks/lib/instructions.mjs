@@ -16,7 +16,9 @@ import { request } from '../../test/lib/harness.mjs';
 import { tempDir } from './procs.mjs';
 
 export function callgrindAvailable() {
-  return spawnSync('valgrind', ['--version']).status === 0 && spawnSync('callgrind_control', ['-h']).error === undefined;
+  return (
+    spawnSync('valgrind', ['--version']).status === 0 && spawnSync('callgrind_control', ['-h']).error === undefined
+  );
 }
 
 /** The proxy descriptor of `proxy` run under callgrind, writing its profile into `dir`. */
@@ -24,7 +26,9 @@ export function underCallgrind(proxy, dir) {
   return {
     ...proxy,
     wrapper: [
-      'valgrind', '--tool=callgrind', '--instr-atstart=no',
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
       // V8 (ours and Envoy's Wasm runtime) rewrites code it generated: re-translate code that changes.
       '--smc-check=all-non-file',
       `--callgrind-out-file=${path.join(dir, 'callgrind.%p.out')}`,
@@ -36,7 +40,8 @@ export function underCallgrind(proxy, dir) {
 /** The Ir total of each dump callgrind wrote for pid (files callgrind.<pid>.out.<n>), in dump order. */
 function dumpTotals(dir, pid) {
   const prefix = `callgrind.${pid}.out.`;
-  return fs.readdirSync(dir)
+  return fs
+    .readdirSync(dir)
     .filter((n) => n.startsWith(prefix))
     .sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
     .map((f) => Number(/^totals:\s+(\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'))?.[1] ?? 0));
@@ -56,7 +61,14 @@ export async function countInstructions({ proxy, start, shape, warmup, requests,
   const perWindow = Math.max(1, Math.round(requests / windows));
   const send = async (n) => {
     for (let i = 0; i < n; i++) {
-      const r = await request(server.port, { method: shape.method, path: '/', headers: shape.headers, body: shape.body, agent, timeoutMs: 60000 });
+      const r = await request(server.port, {
+        method: shape.method,
+        path: '/',
+        headers: shape.headers,
+        body: shape.body,
+        agent,
+        timeoutMs: 60000,
+      });
       if (r.status !== 200) throw new Error(`status ${r.status}: ${r.body.slice(0, 200)}`);
     }
   };
@@ -75,7 +87,8 @@ export async function countInstructions({ proxy, start, shape, warmup, requests,
   const totals = dumpTotals(dir, server.pid);
   if (!process.env.NODEVOY_KEEP_CALLGRIND) fs.rmSync(dir, { recursive: true, force: true });
   else console.error(`[bench] callgrind profiles kept in ${dir}`);
-  if (totals.length !== windows || totals.some((t) => !t)) throw new Error(`callgrind wrote ${totals.length} of ${windows} counts (was instrumentation switched on?)`);
+  if (totals.length !== windows || totals.some((t) => !t))
+    throw new Error(`callgrind wrote ${totals.length} of ${windows} counts (was instrumentation switched on?)`);
   const per = totals.map((t) => t / perWindow);
   const sorted = [...per].sort((a, b) => a - b);
   return { perRequest: sorted[Math.floor(sorted.length / 2)], windows: per, requests: perWindow * windows, warmup };

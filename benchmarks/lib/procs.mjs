@@ -49,7 +49,6 @@ process.on('exit', () => {
   if (tmpRoot) fs.rmSync(tmpRoot, { recursive: true, force: true });
 });
 
-
 /** Spawns argv, waits until `port` accepts TCP; rejects with the output if the process exits first. */
 async function spawnListening(cmd, args, port, what, { timeoutMs = 15000 } = {}) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +71,8 @@ async function spawnListening(cmd, args, port, what, { timeoutMs = 15000 } = {})
   });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (exitInfo) throw new Error(`${what} exited during startup (${JSON.stringify(exitInfo)}): ${output.trim().slice(-600)}`);
+    if (exitInfo)
+      throw new Error(`${what} exited during startup (${JSON.stringify(exitInfo)}): ${output.trim().slice(-600)}`);
     if (await canConnect(port)) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -157,7 +157,12 @@ export async function startFastUpstream(kind = process.env.NODEVOY_BENCH_UPSTREA
   }`;
     return { kind: 'nginx (static return, 1 process)', ...(await startNginx({ port, http })) };
   }
-  const s = await spawnListening(process.execPath, [path.join(here, 'upstream-node.mjs'), String(port)], port, 'node upstream');
+  const s = await spawnListening(
+    process.execPath,
+    [path.join(here, 'upstream-node.mjs'), String(port)],
+    port,
+    'node upstream',
+  );
   return { kind: 'node:http child process', ...s };
 }
 
@@ -174,7 +179,8 @@ const luaString = (s) => `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"
 export function wrkScript(shape) {
   const dir = tempDir('wrk');
   const lines = [`wrk.method = ${luaString(shape.method || 'GET')}`];
-  for (const [k, v] of Object.entries(shape.headers || {})) lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`);
+  for (const [k, v] of Object.entries(shape.headers || {}))
+    lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`);
   if (shape.bodyRepeat) lines.push(`wrk.body = string.rep(${luaString(shape.bodyRepeat[0])}, ${shape.bodyRepeat[1]})`);
   lines.push(`
 done = function(summary, latency, requests)
@@ -192,7 +198,17 @@ end
 
 /** Runs wrk; resolves the parsed WRKJSON line (+ raw stdout). */
 export async function runWrk({ port, path: p = '/', seconds, connections, script }) {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s', '-s', script, `http://127.0.0.1:${port}${p}`];
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+    '-s',
+    script,
+    `http://127.0.0.1:${port}${p}`,
+  ];
   const { stdout } = await execFileP('wrk', args, { maxBuffer: 1 << 20 });
   const m = /WRKJSON (\{.*\})/.exec(stdout);
   if (!m) throw new Error(`wrk printed no summary:\n${stdout}`);
@@ -230,6 +246,7 @@ export function machineInfo() {
 
 export function versions() {
   const ldd = tryRun('ldd', [path.join(buildDir, 'libnodevoy.so')]) || '';
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const dpkg = (p) => tryRun('dpkg-query', ['-W', '-f=${Version}', p]);
   return {
     driverNode: process.version,

@@ -4,37 +4,52 @@ import { defineFilter, type FilterContext } from 'nodevoy';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 
-const Config = z.object({
-  /** Expected `iss` claim. */
-  issuer: z.string().min(1),
-  /** Expected `aud` claim (one of them, when the token has several). */
-  audience: z.string().min(1),
-  /** The Envoy cluster serving the JWKS, and its path there. */
-  jwksCluster: z.string().min(1),
-  jwksPath: z.string().startsWith('/').default('/.well-known/jwks.json'),
-  /** How long a fetched JWKS is used before it is fetched again. */
-  jwksMaxAgeSeconds: z.number().int().positive().default(300),
-  /** The request header the token's `sub` goes into (any incoming value is removed first). */
-  userHeader: z.string().default('x-user'),
-  /** Let requests without an Authorization header through (without the user header). */
-  optional: z.boolean().default(false),
-  /** Accepted clock skew for exp/nbf. */
-  clockToleranceSeconds: z.number().int().nonnegative().default(0),
-}).strict();
+const Config = z
+  .object({
+    /** Expected `iss` claim. */
+    issuer: z.string().min(1),
+    /** Expected `aud` claim (one of them, when the token has several). */
+    audience: z.string().min(1),
+    /** The Envoy cluster serving the JWKS, and its path there. */
+    jwksCluster: z.string().min(1),
+    jwksPath: z.string().startsWith('/').default('/.well-known/jwks.json'),
+    /** How long a fetched JWKS is used before it is fetched again. */
+    jwksMaxAgeSeconds: z.number().int().positive().default(300),
+    /** The request header the token's `sub` goes into (any incoming value is removed first). */
+    userHeader: z.string().default('x-user'),
+    /** Let requests without an Authorization header through (without the user header). */
+    optional: z.boolean().default(false),
+    /** Accepted clock skew for exp/nbf. */
+    clockToleranceSeconds: z.number().int().nonnegative().default(0),
+  })
+  .strict();
 
 // A route may demand another audience, or make the token optional (e.g. a public page).
-const RouteConfig = z.object({
-  audience: z.string().min(1).optional(),
-  optional: z.boolean().optional(),
-}).strict();
+const RouteConfig = z
+  .object({
+    audience: z.string().min(1).optional(),
+    optional: z.boolean().optional(),
+  })
+  .strict();
 
 type Config = z.infer<typeof Config>;
-type Outcome = 'allowed' | 'anonymous' | 'missing' | 'malformed' | 'invalid' | 'expired' | 'claims' | 'jwks_unavailable';
+type Outcome =
+  | 'allowed'
+  | 'anonymous'
+  | 'missing'
+  | 'malformed'
+  | 'invalid'
+  | 'expired'
+  | 'claims'
+  | 'jwks_unavailable';
 
 // The key set, per Envoy worker (each worker has its own Node environment and module memory). One fetch is
 // shared by the requests that arrive while it runs; a token signed with an unknown `kid` refetches early
 // (key rotation), at most once per 30 s.
-interface CachedJwks { keys: JWTVerifyGetKey; fetchedAt: number }
+interface CachedJwks {
+  keys: JWTVerifyGetKey;
+  fetchedAt: number;
+}
 const jwksCache = new Map<string, CachedJwks>();
 const jwksLoading = new Map<string, Promise<CachedJwks>>();
 const REFETCH_UNKNOWN_KID_MS = 30_000;
@@ -73,9 +88,12 @@ async function getJwks(ctx: FilterContext<Config>, refresh: boolean): Promise<Ca
 
 function classify(e: unknown): Outcome {
   switch ((e as { code?: string }).code) {
-    case 'ERR_JWT_EXPIRED': return 'expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': return 'claims';
-    default: return 'invalid';
+    case 'ERR_JWT_EXPIRED':
+      return 'expired';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return 'claims';
+    default:
+      return 'invalid';
   }
 }
 
@@ -105,9 +123,15 @@ export const authJwt = defineFilter({
       ctx.metrics.requests.inc(1, { outcome });
       if (outcome === 'allowed' || outcome === 'anonymous') return;
       const status = outcome === 'jwks_unavailable' ? 503 : 401;
-      const error = outcome === 'missing' ? 'unauthorized' : outcome === 'jwks_unavailable' ? 'temporarily_unavailable' : 'invalid_token';
+      const error =
+        outcome === 'missing'
+          ? 'unauthorized'
+          : outcome === 'jwks_unavailable'
+            ? 'temporarily_unavailable'
+            : 'invalid_token';
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (status === 401) headers['www-authenticate'] = outcome === 'missing' ? 'Bearer' : `Bearer error="invalid_token"`;
+      if (status === 401)
+        headers['www-authenticate'] = outcome === 'missing' ? 'Bearer' : `Bearer error="invalid_token"`;
       return ctx.respond(status, JSON.stringify({ error, message: MESSAGES[outcome] }), headers);
     };
 
@@ -126,7 +150,7 @@ export const authJwt = defineFilter({
     }
     const options = { issuer: cfg.issuer, audience: cfg.audience, clockTolerance: cfg.clockToleranceSeconds };
     try {
-      let result;
+      let result: Awaited<ReturnType<typeof jwtVerify>>;
       try {
         result = await jwtVerify(token, jwks.keys, options);
       } catch (e) {

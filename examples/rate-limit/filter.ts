@@ -21,19 +21,24 @@ const Limit = {
   disabled: z.boolean().optional(),
 };
 
-const Config = z.object({
-  ...Limit,
-  name: Limit.name.default('default'),
-  /** Most buckets kept per worker; full buckets are dropped first when it is reached. */
-  maxBuckets: z.number().int().positive().default(10_000),
-}).strict();
+const Config = z
+  .object({
+    ...Limit,
+    name: Limit.name.default('default'),
+    /** Most buckets kept per worker; full buckets are dropped first when it is reached. */
+    maxBuckets: z.number().int().positive().default(10_000),
+  })
+  .strict();
 
 // Per-route overrides: any subset of the limit fields (merged over the filter's, key by key).
 const RouteConfig = z.object(Limit).partial().strict();
 
 type Config = z.infer<typeof Config>;
 
-interface Bucket { tokens: number; at: number }
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 const buckets = new Map<string, Bucket>();
 
 function refill(b: Bucket, cfg: Config, now: number): number {

@@ -18,6 +18,8 @@ export const enum Phase {
   RequestTrailers = 4,
   ResponseTrailers = 5,
 }
+/** Each Phase's name, by value (as Envoy's logs and stats spell it). */
+export const PHASE_NAMES = ['request_headers', 'response_headers', 'request_data', 'response_data', 'request_trailers', 'response_trailers'] as const;
 
 /** Which of Envoy's four header maps. */
 export const enum HeaderKind {
@@ -37,6 +39,8 @@ export const enum Level {
   Critical = 5,
   Off = 6,
 }
+/** Each Level's name, by value (as Envoy's logs and stats spell it). */
+export const LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'] as const;
 
 /** Where a metadata value is read from. */
 export const enum MetadataSource {
@@ -46,6 +50,8 @@ export const enum MetadataSource {
   Host = 3,
   HostLocality = 4,
 }
+/** Each MetadataSource's name, by value (as Envoy's logs and stats spell it). */
+export const METADATA_SOURCE_NAMES = ['dynamic', 'route', 'cluster', 'host', 'host_locality'] as const;
 
 /** How an http_callout ended. */
 export const enum CalloutResult {
@@ -75,10 +81,38 @@ export const enum MetricKind {
   Gauge = 1,
   Histogram = 2,
 }
+/** Each MetricKind's name, by value (as Envoy's logs and stats spell it). */
+export const METRIC_KIND_NAMES = ['counter', 'gauge', 'histogram'] as const;
 
 /** How attribute() reads a stream attribute. */
 export const enum AttributeType {
   String = 0,
   Integer = 1,
   Boolean = 2,
+}
+
+/** The event ids the module commits on a stream's scheduler (the test kit's fake Envoy carries them too). */
+export const enum SchedulerEvent {
+  Pump = 1,
+  Resume = 2,
+}
+
+/** A stream direction (a Phase's low bit). */
+export const enum Direction {
+  Request = 0,
+  Response = 1,
+}
+
+/** What a headers or trailers hook returns (the four hooks share the values). */
+export const enum HeadersStatus {
+  Continue = 0,
+  StopIteration = 1,
+}
+
+/** What a body hook returns (both directions share the values). */
+export const enum BodyStatus {
+  Continue = 0,
+  StopIterationAndBuffer = 1,
+  StopIterationAndWatermark = 2,
+  StopIterationNoBuffer = 3,
 }

@@ -63,8 +63,9 @@ export interface ClockOptions {
 
 /** Makes a TestClock. Pass it as `clock` to runFilter/loadFilter; drive it from the test. */
 export function createClock(options: ClockOptions = {}): TestClock {
-  const start = options.now instanceof real.Date ? options.now.getTime() : options.now ?? real.Date.now();
-  if (typeof start !== 'number' || !Number.isFinite(start)) throw new TypeError('createClock: `now` must be a finite number of milliseconds or a Date');
+  const start = options.now instanceof real.Date ? options.now.getTime() : (options.now ?? real.Date.now());
+  if (typeof start !== 'number' || !Number.isFinite(start))
+    throw new TypeError('createClock: `now` must be a finite number of milliseconds or a Date');
   return new Clock(start);
 }
 
@@ -78,19 +79,28 @@ interface Timer {
   id: number;
   at: number;
   seq: number;
-  repeat: number;  // 0: one-shot
+  repeat: number; // 0: one-shot
   fn: (...args: unknown[]) => void;
   args: unknown[];
   handle: FakeTimeout;
-  ctx: RunContext | undefined;  // the async context the timer was made in: its callback runs in it
+  ctx: RunContext | undefined; // the async context the timer was made in: its callback runs in it
 }
 
 /** What the fake setTimeout returns: shaped like Node's Timeout (ref/unref/hasRef/refresh, a primitive id). */
 export class FakeTimeout {
-  constructor(private readonly clock: Clock, readonly id: number) {}
-  ref(): this { return this; }
-  unref(): this { return this; }
-  hasRef(): boolean { return true; }
+  constructor(
+    private readonly clock: Clock,
+    readonly id: number,
+  ) {}
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  hasRef(): boolean {
+    return true;
+  }
   refresh(): this {
     this.clock.refresh(this.id);
     return this;
@@ -138,7 +148,16 @@ export class Clock implements TestClock {
     const id = this.nextId++;
     const delay = delayOf(ms);
     const handle = new FakeTimeout(this, id);
-    this.timers.set(id, { id, at: this.time + delay, seq: this.seq++, repeat: repeat ? delay : 0, fn, args, handle, ctx: context.getStore() });
+    this.timers.set(id, {
+      id,
+      at: this.time + delay,
+      seq: this.seq++,
+      repeat: repeat ? delay : 0,
+      fn,
+      args,
+      handle,
+      ctx: context.getStore(),
+    });
     return handle;
   }
 
@@ -180,7 +199,8 @@ export class Clock implements TestClock {
 
   private earliest(): Timer | undefined {
     let best: Timer | undefined;
-    for (const t of this.timers.values()) if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    for (const t of this.timers.values())
+      if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
     return best;
   }
 
@@ -200,7 +220,8 @@ export class Clock implements TestClock {
   }
 
   async advance(ms: number): Promise<void> {
-    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`clock.advance: expected a non-negative number of ms, got ${String(ms)}`);
+    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms))
+      throw new RangeError(`clock.advance: expected a non-negative number of ms, got ${String(ms)}`);
     const target = this.time + ms;
     const errors: unknown[] = [];
     await this.settle();
@@ -228,7 +249,10 @@ export class Clock implements TestClock {
 
   async runAll(limit = 1000): Promise<void> {
     for (let i = 0; ; i++) {
-      if (i >= limit) throw new Error(`clock.runAll: still ${this.timers.size} timer(s) pending after ${limit} firings (an interval, or timers that keep re-arming?)`);
+      if (i >= limit)
+        throw new Error(
+          `clock.runAll: still ${this.timers.size} timer(s) pending after ${limit} firings (an interval, or timers that keep re-arming?)`,
+        );
       if (!(await this.next())) return;
     }
   }
@@ -253,7 +277,13 @@ function patch(): void {
   const g = globalThis as unknown as Record<string, unknown>;
   const c = console as unknown as Record<string, unknown>;
   saved = {
-    globals: { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout, setInterval: g.setInterval, clearInterval: g.clearInterval, Date: g.Date },
+    globals: {
+      setTimeout: g.setTimeout,
+      clearTimeout: g.clearTimeout,
+      setInterval: g.setInterval,
+      clearInterval: g.clearInterval,
+      Date: g.Date,
+    },
     console: Object.fromEntries(Object.keys(CONSOLE_LEVELS).map((k) => [k, c[k]])),
   };
   const clock = () => context.getStore()?.clock;
@@ -297,7 +327,8 @@ function unpatch(): void {
 function fakeDate(RealDate: DateConstructor): DateConstructor {
   const now = () => context.getStore()?.clock?.now() ?? RealDate.now();
   return new Proxy(RealDate, {
-    construct: (target, args, newTarget) => Reflect.construct(target, args.length === 0 ? [now()] : args, newTarget) as object,
+    construct: (target, args, newTarget) =>
+      Reflect.construct(target, args.length === 0 ? [now()] : args, newTarget) as object,
     apply: () => new RealDate(now()).toString(),
     get: (target, prop, receiver) => (prop === 'now' ? now : Reflect.get(target, prop, receiver)),
   });

@@ -2,19 +2,22 @@
 // environment per loaded filter (Envoy: one per worker, per filter config), with the filter's stats and
 // the log.
 import type { NativeBinding } from '../generated/binding';
-import { Outcome, Phase, type RuntimeApi } from '../runtime';
-import { ModuleStream, type ModuleEnv } from './module';
+import { LEVEL_NAMES, type Level, METRIC_KIND_NAMES, MetricOp } from '../generated/enums';
+import { Outcome, type Phase, type RuntimeApi } from '../runtime';
+import type { ModuleStream, ModuleEnv } from './module';
 import { context, type RunContext } from './clock';
 import type { FakeStream } from './stream';
 import { concat, utf8 } from './http';
-import type { LogEntry, LogLevel, MetricSample, TestMetrics } from './types';
+import type { LogEntry, MetricSample, TestMetrics } from './types';
 
-const LEVEL_NAMES: readonly LogEntry['level'][] = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
-export const LEVELS: Record<LogLevel | 'critical' | 'off', number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5, off: 6 };
+/** Log levels by name, as the binding numbers them. */
+export const LEVELS = Object.fromEntries(LEVEL_NAMES.map((n, i) => [n, i])) as Record<
+  (typeof LEVEL_NAMES)[number],
+  Level
+>;
 const MAX_SAFE = 9007199254740991;
 
 type MetricType = MetricSample['type'];
-const KINDS: readonly MetricType[] = ['counter', 'gauge', 'histogram'];
 
 interface MetricDef {
   type: MetricType;
@@ -50,15 +53,27 @@ export class MetricStore {
   snapshot(): TestMetrics {
     const all: MetricSample[] = [...this.series.values()].map((s) => {
       const labels: Record<string, string> = {};
-      s.def.labels.forEach((l, i) => (labels[l] = s.values[i] as string));
+      s.def.labels.forEach((l, i) => {
+        labels[l] = s.values[i] as string;
+      });
       const base = { type: s.def.type, name: s.def.name, labels, value: s.value };
       return s.def.type === 'histogram' ? { ...base, samples: [...s.samples] } : base;
     });
     const prefix = this.prefix;
-    const find = (type: MetricType, name: string, labels: Readonly<Record<string, string>> = {}): MetricSample | undefined => {
+    const find = (
+      type: MetricType,
+      name: string,
+      labels: Readonly<Record<string, string>> = {},
+    ): MetricSample | undefined => {
       const want = Object.entries(labels);
       const match = (n: string) =>
-        all.find((m) => m.type === type && m.name === n && Object.keys(m.labels).length === want.length && want.every(([k, v]) => m.labels[k] === v));
+        all.find(
+          (m) =>
+            m.type === type &&
+            m.name === n &&
+            Object.keys(m.labels).length === want.length &&
+            want.every(([k, v]) => m.labels[k] === v),
+        );
       return match(name) ?? match(`${prefix}.${name}`);
     };
     return {
@@ -117,10 +132,16 @@ export class KitEnv implements NativeBinding, ModuleEnv {
     this.own = {
       requests: { type: 'counter', name: full('nodevoy.requests'), labels: [] },
       errors: { type: 'counter', name: full('nodevoy.errors'), labels: ['kind'] },
-      ...(this.jsTimeHistogram ? { jsTime: { type: 'histogram', name: full('nodevoy.js_time_us'), labels: ['phase'] } as MetricDef } : {}),
+      ...(this.jsTimeHistogram
+        ? { jsTime: { type: 'histogram', name: full('nodevoy.js_time_us'), labels: ['phase'] } as MetricDef }
+        : {}),
     };
     const decls = JSON.parse(declarations) as { kind: number; name: string; labels: string[] }[];
-    this.metricDefs = decls.map((d) => ({ type: KINDS[d.kind] ?? 'counter', name: full(d.name), labels: d.labels }));
+    this.metricDefs = decls.map((d) => ({
+      type: METRIC_KIND_NAMES[d.kind] ?? 'counter',
+      name: full(d.name),
+      labels: d.labels,
+    }));
   }
 
   // ---- ModuleEnv ----
@@ -154,7 +175,8 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   }
 
   log(level: number, message: string): void {
-    if (level <= 5 && this.logEnabled(level)) this.logs.push({ level: LEVEL_NAMES[level] as LogEntry['level'], message: String(message) });
+    if (level <= 5 && this.logEnabled(level))
+      this.logs.push({ level: LEVEL_NAMES[level] as LogEntry['level'], message: String(message) });
   }
 
   logError(message: string): void {
@@ -197,7 +219,8 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   }
 
   private direction(direction: number): 0 | 1 {
-    if (direction !== 0 && direction !== 1) throw new RangeError(`nodevoy: direction must be 0 (request) or 1 (response), received ${direction}`);
+    if (direction !== 0 && direction !== 1)
+      throw new RangeError(`nodevoy: direction must be 0 (request) or 1 (response), received ${direction}`);
     return direction;
   }
 
@@ -253,7 +276,8 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   settle(stream: number, phase: number, outcome: number): void {
     const s = this.streams.get(stream);
-    if (s && phase >= 0 && phase < 6 && outcome >= 0 && outcome <= Outcome.Timeout && outcome !== Outcome.Pending) s.settle(phase as Phase, outcome as Outcome);
+    if (s && phase >= 0 && phase < 6 && outcome >= 0 && outcome <= Outcome.Timeout && outcome !== Outcome.Pending)
+      s.settle(phase as Phase, outcome as Outcome);
   }
 
   readBody(stream: number, direction: number): Uint8Array | undefined {
@@ -277,15 +301,30 @@ export class KitEnv implements NativeBinding, ModuleEnv {
   metric(stream: number, index: number, op: number, labels: string[], value: number): void {
     this.live(stream);
     const def = this.metricDefs[index];
-    if (!def || labels.length !== def.labels.length || !(op >= 0 && op <= 3) || !(value >= 0) || value > MAX_SAFE)
-      throw new RangeError(`nodevoy: metric call out of range: received index ${index} of ${this.metricDefs.length}, ${labels.length} label(s), op ${op}, value ${value}`);
+    if (
+      !def ||
+      labels.length !== def.labels.length ||
+      !(op >= MetricOp.Add && op <= MetricOp.Record) ||
+      !(value >= 0) ||
+      value > MAX_SAFE
+    )
+      throw new RangeError(
+        `nodevoy: metric call out of range: received index ${index} of ${this.metricDefs.length}, ${labels.length} label(s), op ${op}, value ${value}`,
+      );
     const v = Math.trunc(value);
     if (def.type === 'counter') this.metrics.record(def, [...labels], 'add', v);
     else if (def.type === 'histogram') this.metrics.record(def, [...labels], 'record', v);
-    else this.metrics.record(def, [...labels], op === 1 ? 'sub' : op === 2 ? 'set' : 'add', v);
+    else
+      this.metrics.record(def, [...labels], op === MetricOp.Subtract ? 'sub' : op === MetricOp.Set ? 'set' : 'add', v);
   }
 
-  callout(stream: number, cluster: string, headers: string[], body: string | Uint8Array | null, timeoutMs: number): number {
+  callout(
+    stream: number,
+    cluster: string,
+    headers: string[],
+    body: string | Uint8Array | null,
+    timeoutMs: number,
+  ): number {
     const f = this.live(stream);
     wireSafe(headers);
     return f.startCallout(cluster, headers, utf8(body), timeoutMs);
@@ -302,7 +341,8 @@ export class KitEnv implements NativeBinding, ModuleEnv {
 
   getMetadata(stream: number, source: number, ns: string, key: string): string | number | boolean | undefined {
     const f = this.live(stream);
-    if (!(source >= 0 && source <= 4)) throw new RangeError(`nodevoy: metadata source must be 0..4, received ${source}`);
+    if (!(source >= 0 && source <= 4))
+      throw new RangeError(`nodevoy: metadata source must be 0..4, received ${source}`);
     return f.getMetadata(source, ns, key);
   }
 

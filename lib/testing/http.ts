@@ -46,7 +46,8 @@ export class HeaderList {
       return;
     }
     this.entries[i] = [k, value];
-    for (let j = this.entries.length - 1; j > i; j--) if ((this.entries[j] as [string, string])[0] === k) this.entries.splice(j, 1);
+    for (let j = this.entries.length - 1; j > i; j--)
+      if ((this.entries[j] as [string, string])[0] === k) this.entries.splice(j, 1);
   }
 
   add(name: string, value: string): void {
@@ -55,7 +56,8 @@ export class HeaderList {
 
   remove(name: string): void {
     const k = name.toLowerCase();
-    for (let j = this.entries.length - 1; j >= 0; j--) if ((this.entries[j] as [string, string])[0] === k) this.entries.splice(j, 1);
+    for (let j = this.entries.length - 1; j >= 0; j--)
+      if ((this.entries[j] as [string, string])[0] === k) this.entries.splice(j, 1);
   }
 
   clone(): HeaderList {

@@ -39,9 +39,28 @@ import type { FilterModule, FilterOptions, LogEntry, RunOptions, TestFilter, Tes
 export { createClock } from './clock';
 export type { ClockOptions, TestClock } from './clock';
 export type {
-  AttributeOverrides, BodyInput, CalloutRecord, ClusterHandler, FilterModule, FilterOptions, HeadersInput, LocalReply, LogEntry,
-  LogLevel, MetadataMap, MetadataValue, MetricSample, RunOptions, TestFilter, TestMetrics, TestRequest, TestResponse, TestResult,
-  UpstreamHandler, UpstreamReply, UpstreamRequest,
+  AttributeOverrides,
+  BodyInput,
+  CalloutRecord,
+  ClusterHandler,
+  FilterModule,
+  FilterOptions,
+  HeadersInput,
+  LocalReply,
+  LogEntry,
+  LogLevel,
+  MetadataMap,
+  MetadataValue,
+  MetricSample,
+  RunOptions,
+  TestFilter,
+  TestMetrics,
+  TestRequest,
+  TestResponse,
+  TestResult,
+  UpstreamHandler,
+  UpstreamReply,
+  UpstreamRequest,
 } from './types';
 
 /** A config Envoy would reject at config time (the filter's `config` or `routeConfig` schema failed, a bad bundle...). */
@@ -63,10 +82,15 @@ const DEFAULT_TIMEOUT_MS = 10000;
  * `cannot load filter "auth" from /x/dist/index.js: filter_config.config does not match the filter's schema: ...`.
  * Run requests through the result with `run()`; its metrics and log accumulate across runs.
  */
-export function loadFilter<C, R>(filter: FilterDefinition<C, R> | FilterModule, options: FilterOptions = {}): Promise<TestFilter> {
+export function loadFilter<C, R>(
+  filter: FilterDefinition<C, R> | FilterModule,
+  options: FilterOptions = {},
+): Promise<TestFilter> {
   const clock = clockOf(options.clock);
   const release = clock || options.captureConsole ? acquireGlobals() : undefined;
-  return loadImpl(filter as FilterDefinition<unknown, unknown> | FilterModule, options, clock).finally(() => release?.());
+  return loadImpl(filter as FilterDefinition<unknown, unknown> | FilterModule, options, clock).finally(() =>
+    release?.(),
+  );
 }
 
 /**
@@ -74,7 +98,10 @@ export function loadFilter<C, R>(filter: FilterDefinition<C, R> | FilterModule, 
  * or was reset. Without `upstream`, the upstream answers 200 with a JSON echo of what it received
  * (`{ method, path, headers, body, trailers }`, as test/lib/harness.mjs's startUpstream).
  */
-export function runFilter<C, R>(filter: FilterDefinition<C, R> | FilterModule, options: FilterOptions & RunOptions = {}): Promise<TestResult> {
+export function runFilter<C, R>(
+  filter: FilterDefinition<C, R> | FilterModule,
+  options: FilterOptions & RunOptions = {},
+): Promise<TestResult> {
   const clock = clockOf(options.clock);
   const tracker = new Tracker();
   const untrack = clock?.track(tracker);
@@ -127,11 +154,16 @@ function json(value: unknown, what: string): string {
   return s;
 }
 
-async function loadImpl(filter: FilterDefinition<unknown, unknown> | FilterModule, options: FilterOptions, clock: Clock | undefined): Promise<LoadedFilter> {
+async function loadImpl(
+  filter: FilterDefinition<unknown, unknown> | FilterModule,
+  options: FilterOptions,
+  clock: Clock | undefined,
+): Promise<LoadedFilter> {
   const level = options.logLevel ?? 'info';
   if (!(level in LEVELS)) throw new TypeError(`nodevoy/testing: unknown logLevel "${String(level)}"`);
   const bufferLimit = options.bufferLimit ?? DEFAULT_BUFFER_LIMIT;
-  if (!Number.isInteger(bufferLimit) || bufferLimit < 0) throw new RangeError('nodevoy/testing: bufferLimit must be a non-negative integer (0: no limit)');
+  if (!Number.isInteger(bufferLimit) || bufferLimit < 0)
+    throw new RangeError('nodevoy/testing: bufferLimit must be a non-negative integer (0: no limit)');
   const env = new KitEnv(LEVELS[level]);
   applyPolicy(env, options);
   const asyncBudgetMs = options.asyncBudgetMs ?? 15000;
@@ -146,23 +178,32 @@ async function loadImpl(filter: FilterDefinition<unknown, unknown> | FilterModul
   let state: LoadState;
   if (isFilterDefinition(filter)) {
     name = options.filterName ?? 'filter';
-    if (typeof name !== 'string' || name === '') throw new FilterConfigError('filter_name is required: the exported filter to run');
+    if (typeof name !== 'string' || name === '')
+      throw new FilterConfigError('filter_name is required: the exported filter to run');
     path = '<inline definition>';
     env.name = name;
-    state = await withInline(name, filter, () => waitLoaded(env.enter(() => env.api.load(INLINE_MODULE, name, configJson, asyncBudgetMs))));
+    state = await withInline(name, filter, () =>
+      waitLoaded(env.enter(() => env.api.load(INLINE_MODULE, name, configJson, asyncBudgetMs))),
+    );
   } else {
     const f = filter as Partial<FilterModule> | null;
     if (typeof f !== 'object' || f === null || typeof f.module !== 'string' || typeof f.filterName !== 'string')
-      throw new TypeError('nodevoy/testing: the filter must be made by defineFilter(), or be { module: absolutePath, filterName }');
+      throw new TypeError(
+        'nodevoy/testing: the filter must be made by defineFilter(), or be { module: absolutePath, filterName }',
+      );
     // As filter_config.cc: a relative path is relative to the working directory (Envoy's).
     path = f.module && !f.module.startsWith('/') ? resolve(f.module) : f.module;
     name = f.filterName;
     if (name === '') throw new FilterConfigError('filter_name is required: the exported filter to run');
-    if (path === '') throw new FilterConfigError('filter_config.module is required: the absolute path of the compiled filter bundle');
+    if (path === '')
+      throw new FilterConfigError('filter_config.module is required: the absolute path of the compiled filter bundle');
     env.name = name;
     state = await waitLoaded(env.enter(() => env.api.load(path, name, configJson, asyncBudgetMs)));
   }
-  if (state.error || state.index < 0) throw new FilterConfigError(`cannot load filter "${name}" from ${path}: ${state.error || 'the bundle loaded but produced no filter'}`);
+  if (state.error || state.index < 0)
+    throw new FilterConfigError(
+      `cannot load filter "${name}" from ${path}: ${state.error || 'the bundle loaded but produced no filter'}`,
+    );
   env.index = state.index;
   env.handlers = state.handlers;
   env.defineMetrics(env.enter(() => env.api.metrics(state.index)));
@@ -180,7 +221,8 @@ function applyPolicy(env: KitEnv, o: FilterOptions): void {
   }
   const number = (key: string, v: number | undefined, lo: number, hi: number): number | undefined => {
     if (v === undefined) return undefined;
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new FilterConfigError(`filter_config.${key} must be an integer from ${lo} to ${hi}`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      throw new FilterConfigError(`filter_config.${key} must be an integer from ${lo} to ${hi}`);
     return v;
   };
   env.failureStatus = number('failure_status', o.failureStatus, 200, 599) ?? env.failureStatus;
@@ -216,13 +258,16 @@ class LoadedFilter implements TestFilter {
   /** PerRouteConfig::create: checked against the filter's routeConfig schema once, then known by id. */
   route(config: unknown): Promise<{ id: number; json: string }> {
     if (typeof config !== 'object' || config === null || Array.isArray(config))
-      return Promise.reject(new FilterConfigError('per-route filter_config.config must be a JSON object (the fields it overrides)'));
+      return Promise.reject(
+        new FilterConfigError('per-route filter_config.config must be a JSON object (the fields it overrides)'),
+      );
     const text = json(config, '`routeConfig`');
     let r = this.routeIds.get(text);
     if (!r) {
       const id = this.routeIds.size + 1;
       r = waitLoaded(this.env.enter(() => this.env.api.checkRoute(this.env.name, '', text))).then((state) => {
-        if (state.error) throw new FilterConfigError(`per-route config for filter "${this.env.name}" rejected: ${state.error}`);
+        if (state.error)
+          throw new FilterConfigError(`per-route config for filter "${this.env.name}" rejected: ${state.error}`);
         return { id, json: text };
       });
       r.catch(() => this.routeIds.delete(text));
@@ -265,8 +310,14 @@ class LoadedFilter implements TestFilter {
         if (timeoutMs > 0) {
           timer = real.setTimeout(() => {
             const pending = this.clock?.pending ?? 0;
-            const hint = pending ? `; ${pending} timer(s) are pending on the test clock: advance it (clock.advance(ms), clock.runAll())` : '';
-            reject(new Error(`nodevoy/testing: the request did not complete within ${timeoutMs} ms (real time): ${stream.waitingFor()}${hint}`));
+            const hint = pending
+              ? `; ${pending} timer(s) are pending on the test clock: advance it (clock.advance(ms), clock.runAll())`
+              : '';
+            reject(
+              new Error(
+                `nodevoy/testing: the request did not complete within ${timeoutMs} ms (real time): ${stream.waitingFor()}${hint}`,
+              ),
+            );
             stream.abandon();
           }, timeoutMs);
         }

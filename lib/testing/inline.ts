@@ -21,7 +21,11 @@ export function slot(): Slot {
 export const INLINE_MODULE = join(__dirname, 'inline-module.js');
 
 /** Runs `load` while inline-module.js exports `def` as `name`; one at a time. */
-export function withInline<T>(name: string, def: FilterDefinition<unknown, unknown>, load: () => Promise<T>): Promise<T> {
+export function withInline<T>(
+  name: string,
+  def: FilterDefinition<unknown, unknown>,
+  load: () => Promise<T>,
+): Promise<T> {
   const s = slot();
   const run = s.queue.then(async () => {
     s.current = { name, def };

@@ -7,17 +7,18 @@
 // The one structural difference: a native hook returns synchronously, with microtasks drained by
 // napi_make_callback on the way out; here every call into JS is followed by one event-loop turn
 // (`turn()`), so hooks are async. Nothing else runs on the fake stream meanwhile.
-import { Outcome, Phase, type RuntimeApi } from '../runtime';
+import { BodyOp, BodyStatus, Direction, HeadersStatus, PHASE_NAMES, Phase, SchedulerEvent } from '../generated/enums';
+import { HANDLERS, Outcome, type RuntimeApi } from '../runtime';
 import { turn } from './clock';
-import { Chunks, concat } from './http';
+import { type Chunks, concat } from './http';
 
-// ABI status values. Headers and trailers: 0 Continue, 1 StopIteration. Body: 0 Continue,
-// 1 StopIterationAndBuffer, 2 StopIterationAndWatermark, 3 StopIterationNoBuffer.
-export const kContinue = 0;
-export const kStopIteration = 1;
-export const kStopAndBuffer = 1;
-export const kStopAndWatermark = 2;
-export const kStopNoBuffer = 3;
+// The hooks' statuses: headers and trailers hooks return HeadersStatus, body hooks BodyStatus.
+const kContinue = HeadersStatus.Continue;
+const kStopIteration = HeadersStatus.StopIteration;
+const kBodyContinue = BodyStatus.Continue;
+const kStopAndBuffer = BodyStatus.StopIterationAndBuffer;
+const kStopAndWatermark = BodyStatus.StopIterationAndWatermark;
+const kStopNoBuffer = BodyStatus.StopIterationNoBuffer;
 
 const enum Result {
   Go,
@@ -31,15 +32,14 @@ const enum Hook {
   Other,
 }
 
-const PHASE_NAMES = ['request_headers', 'response_headers', 'request_data', 'response_data', 'request_trailers', 'response_trailers'];
-export const HANDLER_NAMES = ['onRequestHeaders', 'onResponseHeaders', 'onRequestData', 'onResponseData', 'onRequestTrailers', 'onResponseTrailers'];
-
-const phaseOf = (kind: number, direction: number): Phase => (kind * 2 + direction) as Phase;
+const headersPhase = (direction: number): Phase => (Phase.RequestHeaders + direction) as Phase;
+const dataPhase = (direction: number): Phase => (Phase.RequestData + direction) as Phase;
+const trailersPhase = (direction: number): Phase => (Phase.RequestTrailers + direction) as Phase;
 const directionOf = (p: Phase): 0 | 1 => (p & 1) as 0 | 1;
 
 export interface RecordedReply {
   status: number;
-  headers: string[];  // flat name, value, ...
+  headers: string[]; // flat name, value, ...
   body: Uint8Array;
   details: string;
 }
@@ -86,18 +86,18 @@ export interface ModuleEnvoy {
   commit(event: number): void;
 }
 
-const kResumeEvent = 2;
+const kResumeEvent = SchedulerEvent.Resume;
 
-class Direction {
-  started = false;  // the headers handler ran (or is parked)
-  endSeen = false;  // end of stream arrived (headers, last data, or trailers)
-  dataEnd = false;  // a body hook carried end of stream (no trailers follow)
-  headersPassed = false;  // the headers went on down the chain: body and status are fixed
-  wantBody = false;  // a handler awaits the whole body
+class DirectionState {
+  started = false; // the headers handler ran (or is parked)
+  endSeen = false; // end of stream arrived (headers, last data, or trailers)
+  dataEnd = false; // a body hook carried end of stream (no trailers follow)
+  headersPassed = false; // the headers went on down the chain: body and status are fixed
+  wantBody = false; // a handler awaits the whole body
   bodyDelivered = false;
-  deferredData = false;  // chunks were buffered while the headers handler was parked
+  deferredData = false; // chunks were buffered while the headers handler was parked
   deferredTrailers = false;
-  parked?: Phase;  // the handler of this phase is awaiting
+  parked?: Phase; // the handler of this phase is awaiting
   settled?: Outcome;
 }
 
@@ -111,7 +111,11 @@ export class StateError extends Error {
 
 /** envoy-filter/body_buffers.cc */
 class BodyBuffers {
-  constructor(private readonly envoy: ModuleEnvoy, private readonly direction: 0 | 1, private readonly withReceived: boolean) {}
+  constructor(
+    private readonly envoy: ModuleEnvoy,
+    private readonly direction: 0 | 1,
+    private readonly withReceived: boolean,
+  ) {}
 
   chunks(received: boolean): Uint8Array[] {
     if (received && !this.withReceived) return [];
@@ -187,18 +191,21 @@ function chunkViews(chunks: readonly Uint8Array[]): { views: Uint8Array[]; detac
 /** One stream's module state (envoy-filter/stream_filter.cc). */
 export class ModuleStream {
   readonly id: number;
-  private touched = false;  // JS has a stream object to close
-  private route = 0;  // per-route config id, once looked up
-  private readonly dirs: [Direction, Direction] = [new Direction(), new Direction()];
-  private inDataHook = -1;  // direction whose body hook is running (its received chunk exists)
-  private deferring = false;  // inside a JS call whose caller reads a settle itself
-  private chunkRun?: { direction: number; received: boolean };  // a chunk handler is looking at these chunks
+  private touched = false; // JS has a stream object to close
+  private route = 0; // per-route config id, once looked up
+  private readonly dirs: [DirectionState, DirectionState] = [new DirectionState(), new DirectionState()];
+  private inDataHook = -1; // direction whose body hook is running (its received chunk exists)
+  private deferring = false; // inside a JS call whose caller reads a settle itself
+  private chunkRun?: { direction: number; received: boolean }; // a chunk handler is looking at these chunks
   private routeFailed = false;
   private reply?: RecordedReply;
   private answered = false;
   completed = false;
 
-  constructor(private readonly env: ModuleEnv, private readonly envoy: ModuleEnvoy) {
+  constructor(
+    private readonly env: ModuleEnv,
+    private readonly envoy: ModuleEnvoy,
+  ) {
     this.id = env.addStream(this);
   }
 
@@ -208,15 +215,15 @@ export class ModuleStream {
 
   /** Which handlers are parked, for diagnostics. */
   parkedHandlers(): string[] {
-    return this.dirs.flatMap((d) => (d.parked === undefined ? [] : [HANDLER_NAMES[d.parked] as string]));
+    return this.dirs.flatMap((d) => (d.parked === undefined ? [] : [HANDLERS[d.parked] as string]));
   }
 
   // ---- hooks ----
 
-  async onHeaders(direction: 0 | 1, endStream: boolean): Promise<number> {
+  async onHeaders(direction: 0 | 1, endStream: boolean): Promise<HeadersStatus> {
     const d = this.dirs[direction];
     d.endSeen = endStream;
-    const phase = phaseOf(0, direction);
+    const phase = headersPhase(direction);
     if (!this.has(phase) || this.answered) {
       d.headersPassed = true;
       return kContinue;
@@ -226,33 +233,33 @@ export class ModuleStream {
     return r === Result.Go ? kContinue : kStopIteration;
   }
 
-  async onData(direction: 0 | 1, endStream: boolean): Promise<number> {
-    if (this.answered) return kContinue;
+  async onData(direction: 0 | 1, endStream: boolean): Promise<BodyStatus> {
+    if (this.answered) return kBodyContinue;
     const d = this.dirs[direction];
     if (endStream) d.endSeen = d.dataEnd = true;
     if (d.parked !== undefined) {
       // The headers handler is still running: hold the chunk (our chunk handler sees it on resume).
-      if (this.has(phaseOf(1, direction))) d.deferredData = true;
+      if (this.has(dataPhase(direction))) d.deferredData = true;
       if (!(d.wantBody && d.endSeen && !d.bodyDelivered)) return d.wantBody ? kStopAndBuffer : kStopAndWatermark;
       this.inDataHook = direction;
       const r = await this.deliverAndResume(direction, Hook.Data);
       this.inDataHook = -1;
-      if (r === Result.Go) return kContinue;
+      if (r === Result.Go) return kBodyContinue;
       return r === Result.Answered ? kStopNoBuffer : kStopAndBuffer;
     }
-    if (!this.has(phaseOf(1, direction))) return kContinue;
+    if (!this.has(dataPhase(direction))) return kBodyContinue;
     this.inDataHook = direction;
     const o = this.applyPolicy(await this.runChunks(direction, true, endStream));
     this.inDataHook = -1;
     const r = o === Outcome.Continue ? Result.Go : await this.answer(o);
-    return r === Result.Go ? kContinue : kStopNoBuffer;
+    return r === Result.Go ? kBodyContinue : kStopNoBuffer;
   }
 
-  async onTrailers(direction: 0 | 1): Promise<number> {
+  async onTrailers(direction: 0 | 1): Promise<HeadersStatus> {
     if (this.answered) return kContinue;
     const d = this.dirs[direction];
     d.endSeen = true;
-    const phase = phaseOf(2, direction);
+    const phase = trailersPhase(direction);
     if (d.parked !== undefined) {
       if (this.has(phase)) d.deferredTrailers = true;
       if (!(d.wantBody && !d.bodyDelivered)) return kStopIteration;
@@ -270,7 +277,7 @@ export class ModuleStream {
 
   async onCalloutDone(callout: number, result: number, headers: string[], body: Uint8Array): Promise<void> {
     if (this.completed) return;
-    this.env.countCopied(body.length);  // the response body is the handler's to keep: a copy
+    this.env.countCopied(body.length); // the response body is the handler's to keep: a copy
     const was = this.deferring;
     this.deferring = true;
     try {
@@ -290,7 +297,7 @@ export class ModuleStream {
     for (const d of this.dirs) d.parked = undefined;
     if (this.touched) {
       try {
-        this.env.enter(() => this.env.api.closed(this.id));  // aborts the handler's signal; later calls on the stream throw
+        this.env.enter(() => this.env.api.closed(this.id)); // aborts the handler's signal; later calls on the stream throw
       } catch {
         // as native: a failing closed() is ignored
       }
@@ -316,7 +323,7 @@ export class ModuleStream {
     } finally {
       this.deferring = was;
     }
-    if (o === Outcome.Pending && d.settled !== undefined) o = d.settled;  // settled inside the hook: no thread hop
+    if (o === Outcome.Pending && d.settled !== undefined) o = d.settled; // settled inside the hook: no thread hop
     d.settled = undefined;
     if (o === Outcome.Pending) {
       d.parked = phase;
@@ -353,7 +360,7 @@ export class ModuleStream {
     }
     const t1 = performance.now();
     o = this.overBudget(t1 - t0, 'dispatch') ?? o;
-    await turn();  // napi_make_callback drains the microtasks before the hook returns
+    await turn(); // napi_make_callback drains the microtasks before the hook returns
     this.recordJsTime(phase, t1 - t0);
     return o;
   }
@@ -364,15 +371,17 @@ export class ModuleStream {
     if (chunks.length === 0 && !end) return Outcome.Continue;
     this.openStream();
     if (this.routeFailed) return Outcome.Failed;
-    const phase = phaseOf(1, direction);
+    const phase = dataPhase(direction);
     const t0 = performance.now();
     let o: Outcome;
     let t1 = t0;
-    const views = chunkViews(chunks);  // detached when this block ends, before the hook returns
+    const views = chunkViews(chunks); // detached when this block ends, before the hook returns
     this.chunkRun = { direction, received };
     try {
       try {
-        o = toOutcome(this.env.enter(() => this.env.api.data(phase, this.env.index, this.id, this.route, views.views, end)));
+        o = toOutcome(
+          this.env.enter(() => this.env.api.data(phase, this.env.index, this.id, this.route, views.views, end)),
+        );
       } catch (e) {
         this.env.logError(`nodevoy: data dispatch failed: ${String(e)}`);
         o = Outcome.Failed;
@@ -394,7 +403,9 @@ export class ModuleStream {
    */
   private overBudget(ms: number, what: string): Outcome | undefined {
     if (ms <= this.env.syncBudgetMs) return undefined;
-    this.env.logError(`nodevoy: ${what}: JS ran past its synchronous time budget of ${this.env.syncBudgetMs} ms and was stopped`);
+    this.env.logError(
+      `nodevoy: ${what}: JS ran past its synchronous time budget of ${this.env.syncBudgetMs} ms and was stopped`,
+    );
     return Outcome.Timeout;
   }
 
@@ -439,23 +450,24 @@ export class ModuleStream {
     if (outcome !== Outcome.Continue) return this.answer(outcome);
     const direction = directionOf(phase);
     const d = this.dirs[direction];
-    if (phase === phaseOf(0, direction)) {
+    if (phase === headersPhase(direction)) {
       d.headersPassed = true;
-      if (d.deferredData && this.has(phaseOf(1, direction))) {
+      if (d.deferredData && this.has(dataPhase(direction))) {
         // Chunks that arrived while the headers handler was parked go through the chunk handler now.
         d.deferredData = false;
         const withReceived = this.inDataHook === direction;
         let o = this.applyPolicy(await this.runChunks(direction, false, d.dataEnd && !withReceived));
-        if (o === Outcome.Continue && withReceived) o = this.applyPolicy(await this.runChunks(direction, true, d.dataEnd));
+        if (o === Outcome.Continue && withReceived)
+          o = this.applyPolicy(await this.runChunks(direction, true, d.dataEnd));
         if (o !== Outcome.Continue) return this.answer(o);
       }
       if (d.deferredTrailers) {
         d.deferredTrailers = false;
-        return this.run(phaseOf(2, direction), hook, direction);
+        return this.run(trailersPhase(direction), hook, direction);
       }
     }
     if (hook === Hook.Other) {
-      if (direction === 0) await this.envoy.continueDecoding();
+      if (direction === Direction.Request) await this.envoy.continueDecoding();
       else await this.envoy.continueEncoding();
     }
     return Result.Go;
@@ -467,7 +479,9 @@ export class ModuleStream {
     if (this.dirs[1].headersPassed) {
       // The client already has a status line: a reply cannot replace it, so the stream is reset (as Envoy
       // does for a local reply after response headers), never completed as if nothing happened.
-      this.env.logError(`nodevoy: filter "${this.env.name}" answered after the response headers were sent; resetting the stream`);
+      this.env.logError(
+        `nodevoy: filter "${this.env.name}" answered after the response headers were sent; resetting the stream`,
+      );
       await this.envoy.resetStream('nodevoy_reply_after_response_headers');
       return Result.Answered;
     }
@@ -478,7 +492,12 @@ export class ModuleStream {
       return Result.Answered;
     }
     if (outcome === Outcome.Timeout) {
-      await this.envoy.sendResponse(504, [], new TextEncoder().encode('nodevoy: the filter did not finish in time\n'), 'nodevoy_handler_timeout');
+      await this.envoy.sendResponse(
+        504,
+        [],
+        new TextEncoder().encode('nodevoy: the filter did not finish in time\n'),
+        'nodevoy_handler_timeout',
+      );
       return Result.Answered;
     }
     await this.sendFailure('nodevoy_handler_failed');
@@ -488,7 +507,7 @@ export class ModuleStream {
   /** From the binding: a parked handler of `phase` finished. */
   settle(phase: Phase, outcome: Outcome): void {
     const d = this.dirs[directionOf(phase)];
-    if (d.parked === undefined && !this.deferring) return;  // nothing awaits this settle (the stream was answered)
+    if (d.parked === undefined && !this.deferring) return; // nothing awaits this settle (the stream was answered)
     d.settled = outcome;
     // Inside a call whose caller finishes the stream? It reads settled. Otherwise resume from the stream's own hook.
     if (!this.deferring && !this.completed) this.envoy.commit(kResumeEvent);
@@ -506,7 +525,12 @@ export class ModuleStream {
   }
 
   private async sendFailure(details: string): Promise<void> {
-    await this.envoy.sendResponse(this.env.failureStatus, [], new TextEncoder().encode('nodevoy: the filter failed to process this request\n'), details);
+    await this.envoy.sendResponse(
+      this.env.failureStatus,
+      [],
+      new TextEncoder().encode('nodevoy: the filter failed to process this request\n'),
+      details,
+    );
   }
 
   // ---- from the binding ----
@@ -517,11 +541,13 @@ export class ModuleStream {
 
   readBody(direction: 0 | 1): Uint8Array | undefined {
     const d = this.dirs[direction];
-    const which = direction === 0 ? 'request' : 'response';
+    const which = direction === Direction.Request ? 'request' : 'response';
     if (!d.started || d.headersPassed)
-      throw new StateError(`the ${which} body can only be read by the ${which} headers handler, before it returns or settles (afterwards the body has gone on)`);
+      throw new StateError(
+        `the ${which} body can only be read by the ${which} headers handler, before it returns or settles (afterwards the body has gone on)`,
+      );
     if (!d.endSeen) {
-      d.wantBody = true;  // delivered when the last chunk or the trailers arrive
+      d.wantBody = true; // delivered when the last chunk or the trailers arrive
       return undefined;
     }
     d.bodyDelivered = true;
@@ -532,24 +558,31 @@ export class ModuleStream {
 
   rewriteBody(direction: 0 | 1, op: number, data: Uint8Array): void {
     const d = this.dirs[direction];
-    const which = direction === 0 ? 'request' : 'response';
+    const which = direction === Direction.Request ? 'request' : 'response';
     if (!d.started || d.headersPassed)
-      throw new StateError(`the ${which} body can only be rewritten by the ${which} headers handler, before it returns or settles`);
-    if (!d.endSeen) throw new StateError(`the ${which} body has not fully arrived: await body.bytes() (or text()/json()) first`);
+      throw new StateError(
+        `the ${which} body can only be rewritten by the ${which} headers handler, before it returns or settles`,
+      );
+    if (!d.endSeen)
+      throw new StateError(`the ${which} body has not fully arrived: await body.bytes() (or text()/json()) first`);
     const body = new BodyBuffers(this.envoy, direction, this.inDataHook === direction);
-    const ok = op === 0 ? body.replace(data) : op === 1 ? body.append(data) : body.prepend(data);
+    const ok =
+      op === BodyOp.Replace ? body.replace(data) : op === BodyOp.Append ? body.append(data) : body.prepend(data);
     if (!ok) throw new StateError(`Envoy refused to change the ${which} body`);
     body.fixContentLength();
   }
 
   replaceChunks(direction: 0 | 1, data: Uint8Array): void {
     const run = this.chunkRun;
-    if (!run || run.direction !== direction) throw new StateError('chunks can only be replaced by the chunk handler that received them');
+    if (!run || run.direction !== direction)
+      throw new StateError('chunks can only be replaced by the chunk handler that received them');
     if (!new BodyBuffers(this.envoy, direction, run.received).replaceChunks(run.received, data))
       throw new StateError('Envoy refused to change the body chunk');
   }
 }
 
 function toOutcome(r: unknown): Outcome {
-  return typeof r === 'number' && Number.isInteger(r) && r >= 0 && r <= Outcome.Timeout ? (r as Outcome) : Outcome.Failed;
+  return typeof r === 'number' && Number.isInteger(r) && r >= 0 && r <= Outcome.Timeout
+    ? (r as Outcome)
+    : Outcome.Failed;
 }

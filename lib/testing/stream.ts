@@ -5,14 +5,33 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ATTRIBUTES, type AttributeName } from '../attributes';
+import {
+  BodyStatus,
+  Direction,
+  HeaderKind,
+  HeadersStatus,
+  METADATA_SOURCE_NAMES,
+  MetadataSource as Source,
+} from '../generated/enums';
 import type { MetadataSource } from '../filter';
 import { real, timerSource, type Clock, type TimerSource } from './clock';
 import { ModuleStream, type ModuleEnvoy } from './module';
 import { Chunks, HeaderList, text, toRecord, utf8 } from './http';
 import type { KitEnv } from './env';
 import type {
-  AttributeOverrides, BodyInput, CalloutRecord, ClusterHandler, HeadersInput, LocalReply, MetadataMap, MetadataValue,
-  TestRequest, TestResponse, UpstreamHandler, UpstreamReply, UpstreamRequest,
+  AttributeOverrides,
+  BodyInput,
+  CalloutRecord,
+  ClusterHandler,
+  HeadersInput,
+  LocalReply,
+  MetadataMap,
+  MetadataValue,
+  TestRequest,
+  TestResponse,
+  UpstreamHandler,
+  UpstreamReply,
+  UpstreamRequest,
 } from './types';
 
 const DEC = 0;
@@ -24,7 +43,6 @@ const enum Ev {
   Trailers,
 }
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
-const SOURCES: readonly MetadataSource[] = ['dynamic', 'route', 'cluster', 'host', 'host_locality'];
 const ATTRIBUTE_NAMES = new Map<number, AttributeName>(
   (Object.entries(ATTRIBUTES) as [AttributeName, readonly [number, number]][]).map(([name, [id]]) => [id, name]),
 );
@@ -34,16 +52,16 @@ const DEFAULT_SOURCE = '127.0.0.1:40000';
 const DEFAULT_DESTINATION = '127.0.0.1:10000';
 
 class Dir {
-  stopped = false;  // the filter holds iteration in this direction
+  stopped = false; // the filter holds iteration in this direction
   stopAll = false;
-  watermark = false;  // a *Watermark status: flow control instead of a hard buffer limit
+  watermark = false; // a *Watermark status: flow control instead of a hard buffer limit
   headersHeld = false;
-  headersEnd = false;  // the held headers ended the stream
+  headersEnd = false; // the held headers ended the stream
   trailersHeld = false;
-  endReceived = false;  // the source sent end_stream
-  endPassed = false;  // end_stream went past the filter
-  buffer = new Chunks();  // Envoy's buffered body for this direction
-  received: Chunks | null = null;  // the chunk of the body hook now running
+  endReceived = false; // the source sent end_stream
+  endPassed = false; // end_stream went past the filter
+  buffer = new Chunks(); // Envoy's buffered body for this direction
+  received: Chunks | null = null; // the chunk of the body hook now running
 }
 
 export interface StreamOptions {
@@ -78,8 +96,18 @@ function pieces(body: BodyInput | undefined): { chunks: Uint8Array[]; onePiece: 
 
 /** The default upstream: an echo of the request as JSON, as test/lib/harness.mjs's startUpstream. */
 export function echo(req: UpstreamRequest): UpstreamReply {
-  const out = JSON.stringify({ method: req.method, path: req.path, headers: req.headers, body: req.body, trailers: req.trailers });
-  return { status: 200, headers: { 'content-type': 'application/json', 'content-length': String(utf8(out).length) }, body: out };
+  const out = JSON.stringify({
+    method: req.method,
+    path: req.path,
+    headers: req.headers,
+    body: req.body,
+    trailers: req.trailers,
+  });
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json', 'content-length': String(utf8(out).length) },
+    body: out,
+  };
 }
 
 interface MutableCallout {
@@ -97,12 +125,12 @@ export class FakeStream implements ModuleEnvoy {
   private responseHeaders = new HeaderList();
   private requestTrailers?: HeaderList;
   private responseTrailers?: HeaderList;
-  private decodeHalted = false;  // a local reply or the router's end: no more decoding
-  private responseStarted = false;  // headers written to the client
+  private decodeHalted = false; // a local reply or the router's end: no more decoding
+  private responseStarted = false; // headers written to the client
   private localReplyActive = false;
-  private encodeEpoch = 0;  // bumped by a local reply: encode iterations already running are stale
+  private encodeEpoch = 0; // bumped by a local reply: encode iterations already running are stale
   private ended = false;
-  private filterSentLocalReply = false;  // its own encode hooks are skipped for that reply
+  private filterSentLocalReply = false; // its own encode hooks are skipped for that reply
   private upstreamHeadersSeen = false;
   private upstreamGen = 0;
   private upstreamActive = false;
@@ -137,7 +165,10 @@ export class FakeStream implements ModuleEnvoy {
   private settleRun!: { resolve(): void; reject(e: unknown): void };
   private readonly done: Promise<void>;
 
-  constructor(private readonly env: KitEnv, private readonly opts: StreamOptions) {
+  constructor(
+    private readonly env: KitEnv,
+    private readonly opts: StreamOptions,
+  ) {
     this.timers = timerSource(opts.clock);
     this.started = this.nowMs();
     const init = opts.metadata.dynamic ?? {};
@@ -158,7 +189,11 @@ export class FakeStream implements ModuleEnvoy {
     const method = r.method ?? 'GET';
     const { chunks, onePiece } = pieces(r.body);
     const trailers = list(r.trailers);
-    const h = new HeaderList([[':method', method], [':scheme', r.scheme ?? 'http'], [':path', r.path ?? '/']]);
+    const h = new HeaderList([
+      [':method', method],
+      [':scheme', r.scheme ?? 'http'],
+      [':path', r.path ?? '/'],
+    ]);
     let authority = r.authority ?? 'localhost';
     const rest: [string, string][] = [];
     for (const [k, v] of list(r.headers)) {
@@ -229,7 +264,8 @@ export class FakeStream implements ModuleEnvoy {
   /** What the stream still waits for, for a timeout message. */
   waitingFor(): string {
     const parked = this.module?.parkedHandlers() ?? [];
-    if (parked.length) return `the ${parked.join(' and ')} handler${parked.length > 1 ? 's are' : ' is'} still awaiting`;
+    if (parked.length)
+      return `the ${parked.join(' and ')} handler${parked.length > 1 ? 's are' : ' is'} still awaiting`;
     if (this.upstreamActive && !this.upstreamHeadersSeen) return 'the upstream has not answered';
     return 'the stream is waiting';
   }
@@ -278,7 +314,8 @@ export class FakeStream implements ModuleEnvoy {
     if (pos === 0 && !(d === ENC && this.localReplyActive && this.filterSentLocalReply)) {
       if (stale()) return;
       const atStop = s.stopped;
-      if (atStop && (s.stopAll || ev === Ev.Headers)) {  // held without calling the filter
+      if (atStop && (s.stopAll || ev === Ev.Headers)) {
+        // held without calling the filter
         if (ev === Ev.Data) await this.holdData(d, chunk);
         else if (ev === Ev.Trailers) s.trailersHeld = true;
         return;
@@ -286,7 +323,7 @@ export class FakeStream implements ModuleEnvoy {
       if (ev === Ev.Headers) {
         const st = await module.onHeaders(d, end);
         if (stale()) return;
-        if (st !== 0) {
+        if (st !== HeadersStatus.Continue) {
           s.stopped = true;
           s.stopAll = false;
           s.watermark = false;
@@ -296,15 +333,16 @@ export class FakeStream implements ModuleEnvoy {
         }
       } else if (ev === Ev.Data) {
         s.received = chunk;
-        let st: number;
+        let st: BodyStatus;
         try {
           st = await module.onData(d, end);
         } finally {
           s.received = null;
         }
         if (stale()) return;
-        if (st === 0) {
-          if (atStop) {  // the filter lets go: its held headers first, then its buffer with this chunk
+        if (st === BodyStatus.Continue) {
+          if (atStop) {
+            // the filter lets go: its held headers first, then its buffer with this chunk
             s.stopped = false;
             if (s.headersHeld) {
               s.headersHeld = false;
@@ -321,15 +359,15 @@ export class FakeStream implements ModuleEnvoy {
         } else {
           s.stopped = true;
           s.stopAll = false;
-          s.watermark = st === 2;
-          if (st === 3) return;  // the filter took the bytes
+          s.watermark = st === BodyStatus.StopIterationAndWatermark;
+          if (st === BodyStatus.StopIterationNoBuffer) return; // the filter took the bytes
           await this.holdData(d, chunk);
           return;
         }
       } else {
         const st = await module.onTrailers(d);
         if (stale()) return;
-        if (st === 0) {
+        if (st === HeadersStatus.Continue) {
           if (atStop) {
             s.stopped = false;
             if (s.headersHeld) {
@@ -362,7 +400,8 @@ export class FakeStream implements ModuleEnvoy {
     const limit = this.opts.bufferLimit;
     if (s.watermark || limit === 0 || s.buffer.size <= limit) return true;
     if (d === DEC) await this.sendLocalReply(413, utf8('Payload Too Large'), [], 'request_payload_too_large', false);
-    else if (!this.responseStarted) await this.sendLocalReply(500, utf8('Internal Server Error'), [], 'response_payload_too_large', false);
+    else if (!this.responseStarted)
+      await this.sendLocalReply(500, utf8('Internal Server Error'), [], 'response_payload_too_large', false);
     else await this.doReset('response_payload_too_large');
     return false;
   }
@@ -374,7 +413,7 @@ export class FakeStream implements ModuleEnvoy {
     const wasAll = s.stopAll;
     s.stopped = false;
     s.stopAll = false;
-    const from: 0 | 1 = wasAll ? 0 : 1;  // a StopAll filter has not seen the held data yet
+    const from: 0 | 1 = wasAll ? 0 : 1; // a StopAll filter has not seen the held data yet
     const trailers = s.trailersHeld;
     let endCarried = false;
     if (s.headersHeld) {
@@ -525,8 +564,13 @@ export class FakeStream implements ModuleEnvoy {
   private async onUpstreamReset(reason: string): Promise<void> {
     this.cancelUpstream();
     if (!this.upstreamHeadersSeen && !this.responseStarted) {
-      await this.sendLocalReply(503, utf8(`upstream connect error or disconnect/reset before headers. reset reason: ${reason}`), [],
-        `upstream_reset_before_response_started{${reason}}`, false);
+      await this.sendLocalReply(
+        503,
+        utf8(`upstream connect error or disconnect/reset before headers. reset reason: ${reason}`),
+        [],
+        `upstream_reset_before_response_started{${reason}}`,
+        false,
+      );
     } else {
       await this.doReset(`upstream_reset_after_response_started{${reason}}`);
     }
@@ -534,9 +578,16 @@ export class FakeStream implements ModuleEnvoy {
 
   // ---- replies, resets, completion ----
 
-  private async sendLocalReply(status: number, body: Uint8Array, extra: [string, string][], details: string, fromFilter: boolean): Promise<void> {
+  private async sendLocalReply(
+    status: number,
+    body: Uint8Array,
+    extra: [string, string][],
+    details: string,
+    fromFilter: boolean,
+  ): Promise<void> {
     if (this.ended) return;
-    if (this.responseStarted) {  // too late for a reply: the client sees a reset, as on Envoy
+    if (this.responseStarted) {
+      // too late for a reply: the client sees a reset, as on Envoy
       await this.doReset(details);
       return;
     }
@@ -607,7 +658,7 @@ export class FakeStream implements ModuleEnvoy {
   }
 
   contentLength(direction: D): { has: boolean; set(n: number): void } {
-    const m = this.headerMap(direction === 0 ? 0 : 2);
+    const m = this.headerMap(direction === Direction.Request ? HeaderKind.RequestHeader : HeaderKind.ResponseHeader);
     return { has: m?.get('content-length') !== undefined, set: (n) => m?.set('content-length', String(n)) };
   }
 
@@ -617,7 +668,8 @@ export class FakeStream implements ModuleEnvoy {
 
   async sendResponse(status: number, headers: string[], body: Uint8Array, details: string): Promise<void> {
     const extra: [string, string][] = [];
-    for (let i = 0; i + 1 < headers.length; i += 2) extra.push([(headers[i] as string).toLowerCase(), headers[i + 1] as string]);
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      extra.push([(headers[i] as string).toLowerCase(), headers[i + 1] as string]);
     await this.sendLocalReply(status, body, extra, details || 'dynamic_module', true);
   }
 
@@ -642,48 +694,75 @@ export class FakeStream implements ModuleEnvoy {
 
   headerMap(kind: number): HeaderList | null {
     switch (kind) {
-      case 0: return this.requestHeaders;
-      case 1: return this.requestTrailers ?? null;
-      case 2: return this.upstreamHeadersSeen || this.localReplyActive ? this.responseHeaders : null;
-      case 3: return this.responseTrailers ?? null;
-      default: return null;
+      case HeaderKind.RequestHeader:
+        return this.requestHeaders;
+      case HeaderKind.RequestTrailer:
+        return this.requestTrailers ?? null;
+      case HeaderKind.ResponseHeader:
+        return this.upstreamHeadersSeen || this.localReplyActive ? this.responseHeaders : null;
+      case HeaderKind.ResponseTrailer:
+        return this.responseTrailers ?? null;
+      default:
+        return null;
     }
   }
 
   attribute(id: number): string | number | boolean | undefined {
     const name = ATTRIBUTE_NAMES.get(id);
     const overrides = this.opts.attributes as Record<string, string | number | boolean | null | undefined>;
-    if (name && Object.prototype.hasOwnProperty.call(overrides, name)) return overrides[name] ?? undefined;
+    if (name && Object.hasOwn(overrides, name)) return overrides[name] ?? undefined;
     const h = this.requestHeaders;
     const path = h.get(':path') ?? '';
     const q = path.indexOf('?');
-    const port = (a: unknown) => (typeof a === 'string' && a.lastIndexOf(':') > 0 ? Number(a.slice(a.lastIndexOf(':') + 1)) : undefined);
+    const port = (a: unknown) =>
+      typeof a === 'string' && a.lastIndexOf(':') > 0 ? Number(a.slice(a.lastIndexOf(':') + 1)) : undefined;
     switch (name) {
-      case 'request.path': return h.get(':path');
-      case 'request.url_path': return q < 0 ? path : path.slice(0, q);
-      case 'request.query': return q < 0 ? '' : path.slice(q + 1);
-      case 'request.host': return h.get(':authority');
-      case 'request.scheme': return h.get(':scheme');
-      case 'request.method': return h.get(':method');
-      case 'request.referer': return h.get('referer');
-      case 'request.useragent': return h.get('user-agent');
-      case 'request.id': return this.requestId;
-      case 'request.protocol': return 'HTTP/1.1';
-      case 'request.duration': return Math.max(0, Math.round((this.nowMs() - this.started) * 1000));
-      case 'response.code': return this.responseCode || undefined;
-      case 'response.code_details': return this.responseCodeDetails || undefined;
-      case 'source.address': return DEFAULT_SOURCE;
-      case 'source.port': return port(this.attribute(24));
-      case 'destination.address': return DEFAULT_DESTINATION;
-      case 'destination.port': return port(this.attribute(26));
-      case 'connection.id': return this.module?.id;
-      case 'xds.cluster_name': return 'upstream';
-      default: return undefined;
+      case 'request.path':
+        return h.get(':path');
+      case 'request.url_path':
+        return q < 0 ? path : path.slice(0, q);
+      case 'request.query':
+        return q < 0 ? '' : path.slice(q + 1);
+      case 'request.host':
+        return h.get(':authority');
+      case 'request.scheme':
+        return h.get(':scheme');
+      case 'request.method':
+        return h.get(':method');
+      case 'request.referer':
+        return h.get('referer');
+      case 'request.useragent':
+        return h.get('user-agent');
+      case 'request.id':
+        return this.requestId;
+      case 'request.protocol':
+        return 'HTTP/1.1';
+      case 'request.duration':
+        return Math.max(0, Math.round((this.nowMs() - this.started) * 1000));
+      case 'response.code':
+        return this.responseCode || undefined;
+      case 'response.code_details':
+        return this.responseCodeDetails || undefined;
+      case 'source.address':
+        return DEFAULT_SOURCE;
+      case 'source.port':
+        return port(this.attribute(24));
+      case 'destination.address':
+        return DEFAULT_DESTINATION;
+      case 'destination.port':
+        return port(this.attribute(26));
+      case 'connection.id':
+        return this.module?.id;
+      case 'xds.cluster_name':
+        return 'upstream';
+      default:
+        return undefined;
     }
   }
 
   getMetadata(source: number, ns: string, key: string): MetadataValue | undefined {
-    const map = source === 0 ? this.dynamic : this.opts.metadata[SOURCES[source] as MetadataSource];
+    const map =
+      source === Source.Dynamic ? this.dynamic : this.opts.metadata[METADATA_SOURCE_NAMES[source] as MetadataSource];
     return map?.[ns]?.[key];
   }
 
@@ -720,9 +799,13 @@ export class FakeStream implements ModuleEnvoy {
   startCallout(cluster: string, flat: string[], body: Uint8Array, timeoutMs: number): number {
     const h = new HeaderList();
     for (let i = 0; i + 1 < flat.length; i += 2) h.add(flat[i] as string, flat[i + 1] as string);
-    const fail = (why: string) => Object.assign(new Error(`nodevoy: ctx.fetch to cluster "${cluster}" failed: ${why}`), { code: 'ERR_NODEVOY_FETCH' });
-    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host'))) throw fail('the request lacks :method, :path or host');
-    const handler = Object.prototype.hasOwnProperty.call(this.opts.clusters, cluster) ? this.opts.clusters[cluster] : undefined;
+    const fail = (why: string) =>
+      Object.assign(new Error(`nodevoy: ctx.fetch to cluster "${cluster}" failed: ${why}`), {
+        code: 'ERR_NODEVOY_FETCH',
+      });
+    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host')))
+      throw fail('the request lacks :method, :path or host');
+    const handler = Object.hasOwn(this.opts.clusters, cluster) ? this.opts.clusters[cluster] : undefined;
     if (!handler) throw fail('no such cluster');
     const host = h.get('host');
     if (host !== undefined && h.get(':authority') === undefined) h.set(':authority', host);
@@ -732,7 +815,11 @@ export class FakeStream implements ModuleEnvoy {
     const method = h.get(':method') as string;
     const path = h.get(':path') as string;
     const authority = h.get(':authority') as string;
-    const record: MutableCallout = { cluster, request: { method, path, authority, headers: h.record(), body: text(body) }, timedOut: false };
+    const record: MutableCallout = {
+      cluster,
+      request: { method, path, authority, headers: h.record(), body: text(body) },
+      timedOut: false,
+    };
     this.callouts.push(record);
     let finished = false;
     const finish = (status: number, headers: [string, string][], bytes: Uint8Array) => {
@@ -745,28 +832,40 @@ export class FakeStream implements ModuleEnvoy {
       this.post(() => this.module?.onCalloutDone(id, 0, flatOut, bytes));
     };
     // As Envoy's async client: a timeout and a reset come back as its local replies (504, 503).
-    const cancel = timeoutMs > 0
-      ? this.timers.setTimeout(() => {
-          record.timedOut = true;
-          finish(504, [['content-type', 'text/plain']], utf8('upstream request timeout'));
-        }, timeoutMs)
-      : () => {};
+    const cancel =
+      timeoutMs > 0
+        ? this.timers.setTimeout(() => {
+            record.timedOut = true;
+            finish(504, [['content-type', 'text/plain']], utf8('upstream request timeout'));
+          }, timeoutMs)
+        : () => {};
     real.setImmediate(() => {
       void (async () => {
         try {
           const headers = h.regular().filter(([k]) => k !== 'content-length');
           const hasBody = body.length > 0 && method !== 'GET' && method !== 'HEAD';
-          const request = new Request(`http://${authority}${path}`, { method, headers, body: hasBody ? (body as unknown as BodyInit) : undefined });
+          const request = new Request(`http://${authority}${path}`, {
+            method,
+            headers,
+            body: hasBody ? (body as unknown as BodyInit) : undefined,
+          });
           const res = await this.env.enter(() => handler(request));
-          if (!(res instanceof Response)) throw new TypeError(`nodevoy/testing: the handler of cluster "${cluster}" must return a Response`);
+          if (!(res instanceof Response))
+            throw new TypeError(`nodevoy/testing: the handler of cluster "${cluster}" must return a Response`);
           const bytes = new Uint8Array(await res.arrayBuffer());
           const out: [string, string][] = [];
-          res.headers.forEach((v, k) => out.push([k, v]));
+          res.headers.forEach((v, k) => {
+            out.push([k, v]);
+          });
           finish(res.status, out, bytes);
         } catch (e) {
           if (finished) return;
           record.error = e;
-          finish(503, [['content-type', 'text/plain']], utf8('upstream connect error or disconnect/reset before headers. reset reason: connection_termination'));
+          finish(
+            503,
+            [['content-type', 'text/plain']],
+            utf8('upstream connect error or disconnect/reset before headers. reset reason: connection_termination'),
+          );
         }
       })();
     });
@@ -815,4 +914,3 @@ export class FakeStream implements ModuleEnvoy {
     };
   }
 }
-

@@ -138,7 +138,11 @@ export interface CalloutRecord {
     readonly body: string;
   };
   /** What the filter got back (absent if the stream ended first). */
-  readonly response?: { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string };
+  readonly response?: {
+    readonly status: number;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: string;
+  };
   /** The cluster handler's error (an upstream reset, seen by the filter as a 503). */
   readonly error?: unknown;
   /** The call outlasted its timeoutMs (the filter got Envoy's 504). */

@@ -8,12 +8,16 @@ namespace nodevoy {
 
 // What a call into a handler came to. Timeout: past the synchronous budget (terminated) or the async budget.
 enum class Outcome : uint32_t { Continue = 0, Reply = 1, Failed = 2, Pending = 3, Timeout = 4 };
+constexpr uint32_t kOutcomeCount = 5;
 
 // A handler slot: even values the request direction, odd the response; bit (1 << phase) of an instance's handler mask says the filter defines it.
 enum class Phase : uint32_t { RequestHeaders = 0, ResponseHeaders = 1, RequestData = 2, ResponseData = 3, RequestTrailers = 4, ResponseTrailers = 5 };
+constexpr uint32_t kPhaseCount = 6;
+constexpr const char* kPhaseNames[kPhaseCount] = {"request_headers", "response_headers", "request_data", "response_data", "request_trailers", "response_trailers"};
 
 // Which of Envoy's four header maps.
 enum class HeaderKind : uint32_t { RequestHeader = 0, RequestTrailer = 1, ResponseHeader = 2, ResponseTrailer = 3 };
+constexpr uint32_t kHeaderKindCount = 4;
 static_assert(static_cast<uint32_t>(HeaderKind::RequestHeader) == static_cast<uint32_t>(envoy_dynamic_module_type_http_header_type_RequestHeader));
 static_assert(static_cast<uint32_t>(HeaderKind::RequestTrailer) == static_cast<uint32_t>(envoy_dynamic_module_type_http_header_type_RequestTrailer));
 static_assert(static_cast<uint32_t>(HeaderKind::ResponseHeader) == static_cast<uint32_t>(envoy_dynamic_module_type_http_header_type_ResponseHeader));
@@ -21,6 +25,8 @@ static_assert(static_cast<uint32_t>(HeaderKind::ResponseTrailer) == static_cast<
 
 // Log levels, as Envoy's.
 enum class Level : uint32_t { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5, Off = 6 };
+constexpr uint32_t kLevelCount = 7;
+constexpr const char* kLevelNames[kLevelCount] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 static_assert(static_cast<uint32_t>(Level::Trace) == static_cast<uint32_t>(envoy_dynamic_module_type_log_level_Trace));
 static_assert(static_cast<uint32_t>(Level::Debug) == static_cast<uint32_t>(envoy_dynamic_module_type_log_level_Debug));
 static_assert(static_cast<uint32_t>(Level::Info) == static_cast<uint32_t>(envoy_dynamic_module_type_log_level_Info));
@@ -31,6 +37,8 @@ static_assert(static_cast<uint32_t>(Level::Off) == static_cast<uint32_t>(envoy_d
 
 // Where a metadata value is read from.
 enum class MetadataSource : uint32_t { Dynamic = 0, Route = 1, Cluster = 2, Host = 3, HostLocality = 4 };
+constexpr uint32_t kMetadataSourceCount = 5;
+constexpr const char* kMetadataSourceNames[kMetadataSourceCount] = {"dynamic", "route", "cluster", "host", "host_locality"};
 static_assert(static_cast<uint32_t>(MetadataSource::Dynamic) == static_cast<uint32_t>(envoy_dynamic_module_type_metadata_source_Dynamic));
 static_assert(static_cast<uint32_t>(MetadataSource::Route) == static_cast<uint32_t>(envoy_dynamic_module_type_metadata_source_Route));
 static_assert(static_cast<uint32_t>(MetadataSource::Cluster) == static_cast<uint32_t>(envoy_dynamic_module_type_metadata_source_Cluster));
@@ -39,21 +47,59 @@ static_assert(static_cast<uint32_t>(MetadataSource::HostLocality) == static_cast
 
 // How an http_callout ended.
 enum class CalloutResult : uint32_t { Success = 0, Reset = 1, ExceedResponseBufferLimit = 2 };
+constexpr uint32_t kCalloutResultCount = 3;
 static_assert(static_cast<uint32_t>(CalloutResult::Success) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_result_Success));
 static_assert(static_cast<uint32_t>(CalloutResult::Reset) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_result_Reset));
 static_assert(static_cast<uint32_t>(CalloutResult::ExceedResponseBufferLimit) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_result_ExceedResponseBufferLimit));
 
 // rewriteBody's operation on the fully arrived body.
 enum class BodyOp : uint32_t { Replace = 0, Append = 1, Prepend = 2 };
+constexpr uint32_t kBodyOpCount = 3;
 
 // metric's operation.
 enum class MetricOp : uint32_t { Add = 0, Subtract = 1, Set = 2, Record = 3 };
+constexpr uint32_t kMetricOpCount = 4;
 
 // A declared metric's type (the runtime's declarations JSON).
 enum class MetricKind : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
+constexpr uint32_t kMetricKindCount = 3;
+constexpr const char* kMetricKindNames[kMetricKindCount] = {"counter", "gauge", "histogram"};
 
 // How attribute() reads a stream attribute.
 enum class AttributeType : uint32_t { String = 0, Integer = 1, Boolean = 2 };
+constexpr uint32_t kAttributeTypeCount = 3;
+
+// The event ids the module commits on a stream's scheduler (the test kit's fake Envoy carries them too).
+enum class SchedulerEvent : uint32_t { Pump = 1, Resume = 2 };
+constexpr uint32_t kSchedulerEventCount = 2;
+
+// A stream direction (a Phase's low bit).
+enum class Direction : uint32_t { Request = 0, Response = 1 };
+constexpr uint32_t kDirectionCount = 2;
+
+// What a headers or trailers hook returns (the four hooks share the values).
+enum class HeadersStatus : uint32_t { Continue = 0, StopIteration = 1 };
+constexpr uint32_t kHeadersStatusCount = 2;
+static_assert(static_cast<uint32_t>(HeadersStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_headers_status_Continue));
+static_assert(static_cast<uint32_t>(HeadersStatus::StopIteration) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_headers_status_StopIteration));
+static_assert(static_cast<uint32_t>(HeadersStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_headers_status_Continue));
+static_assert(static_cast<uint32_t>(HeadersStatus::StopIteration) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_headers_status_StopIteration));
+static_assert(static_cast<uint32_t>(HeadersStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_trailers_status_Continue));
+static_assert(static_cast<uint32_t>(HeadersStatus::StopIteration) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_trailers_status_StopIteration));
+static_assert(static_cast<uint32_t>(HeadersStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_trailers_status_Continue));
+static_assert(static_cast<uint32_t>(HeadersStatus::StopIteration) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_trailers_status_StopIteration));
+
+// What a body hook returns (both directions share the values).
+enum class BodyStatus : uint32_t { Continue = 0, StopIterationAndBuffer = 1, StopIterationAndWatermark = 2, StopIterationNoBuffer = 3 };
+constexpr uint32_t kBodyStatusCount = 4;
+static_assert(static_cast<uint32_t>(BodyStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_body_status_Continue));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationAndBuffer) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_body_status_StopIterationAndBuffer));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationAndWatermark) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_body_status_StopIterationAndWatermark));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationNoBuffer) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_request_body_status_StopIterationNoBuffer));
+static_assert(static_cast<uint32_t>(BodyStatus::Continue) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_body_status_Continue));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationAndBuffer) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_body_status_StopIterationAndBuffer));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationAndWatermark) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_body_status_StopIterationAndWatermark));
+static_assert(static_cast<uint32_t>(BodyStatus::StopIterationNoBuffer) == static_cast<uint32_t>(envoy_dynamic_module_type_on_http_filter_response_body_status_StopIterationNoBuffer));
 
 // The attribute ids lib/generated/attributes.ts names.
 static_assert(0 == envoy_dynamic_module_type_attribute_id_RequestPath);

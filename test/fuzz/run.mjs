@@ -24,9 +24,9 @@ import { genConfigCase, mutateConfigCase, makePredictor, runConfigCase, checkCon
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
 export let corpusDir = path.join(here, 'corpus');
-let findingsDir = process.env.NODEVOY_FUZZ_FINDINGS || path.join(os.tmpdir(), 'nodevoy-fuzz-findings');
+const findingsDir = process.env.NODEVOY_FUZZ_FINDINGS || path.join(os.tmpdir(), 'nodevoy-fuzz-findings');
 const MAX_CORPUS_FILE = 64 * 1024;
-const MAX_HEADER_INPUT = 4 * 1024;  // bigger programs still run; the corpus keeps small ones
+const MAX_HEADER_INPUT = 4 * 1024; // bigger programs still run; the corpus keeps small ones
 const MAX_CONFIG_CORPUS = 150;
 
 // ------------------------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ export function snapshotBuild() {
   for (const f of ['nodevoy-host', 'libnodevoy.so']) fs.copyFileSync(path.join(src, f), path.join(root, 'build', f));
   fs.chmodSync(path.join(root, 'build', 'nodevoy-host'), 0o755);
   fs.cpSync(path.join(repoRoot, 'dist'), path.join(root, 'dist'), { recursive: true });
-  fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));  // require('nodevoy') resolves to the copy
+  fs.copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json')); // require('nodevoy') resolves to the copy
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'));
   fs.cpSync(path.join(repoRoot, 'test', 'js'), path.join(root, 'test', 'js'), { recursive: true });
   process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
@@ -60,7 +60,11 @@ function fromPortable(obj, paths) {
 function loadCorpus(target) {
   const dir = path.join(corpusDir, target);
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => ({ file: path.join(dir, f), input: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) }));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({ file: path.join(dir, f), input: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) }));
 }
 
 function saveInput(dir, input, extra = {}) {
@@ -85,10 +89,18 @@ async function headerLoop({ harness, paths, r, deadline, inflight, replayOnly, s
   let restarting = null;
   const noteFailure = async (prog, msgs, kind, response) => {
     stats.failed++;
-    const sig = msgs[0].replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 120);
+    const sig = msgs[0]
+      .replace(/"[^"]*"/g, '"…"')
+      .replace(/\d+/g, 'N')
+      .slice(0, 120);
     if (!failures.some((f) => f.sig === sig)) {
       failures.push({ sig, msgs, prog });
-      saveInput(findingsDir, prog, { target: 'headers', kind, failures: msgs.slice(0, 10), response: response?.toString('base64').slice(0, 100000) });
+      saveInput(findingsDir, prog, {
+        target: 'headers',
+        kind,
+        failures: msgs.slice(0, 10),
+        response: response?.toString('base64').slice(0, 100000),
+      });
       log(`[headers] FAIL (${kind}): ${msgs.slice(0, 3).join(' | ').slice(0, 600)}`);
     }
   };
@@ -97,13 +109,20 @@ async function headerLoop({ harness, paths, r, deadline, inflight, replayOnly, s
     if (restarting) await restarting;
     const before = process.env.FUZZ_DEBUG ? JSON.stringify(prog) : null;
     const res = await target.run(prog);
-    if (before !== null && before !== JSON.stringify(prog)) log(`[debug] program changed while in flight:\n${before.slice(0, 500)}\n${JSON.stringify(prog).slice(0, 500)}`);
+    if (before !== null && before !== JSON.stringify(prog))
+      log(`[debug] program changed while in flight:\n${before.slice(0, 500)}\n${JSON.stringify(prog).slice(0, 500)}`);
     stats.cases++;
     if (!target.alive()) {
       const info = target.exitInfo();
       stats.crashes++;
-      await noteFailure(prog, [`host exited (code ${info.code}, signal ${info.signal}) with this case in flight`, info.stderr.slice(-2000)], 'crash');
-      restarting ??= target.restart().finally(() => { restarting = null; });
+      await noteFailure(
+        prog,
+        [`host exited (code ${info.code}, signal ${info.signal}) with this case in flight`, info.stderr.slice(-2000)],
+        'crash',
+      );
+      restarting ??= target.restart().finally(() => {
+        restarting = null;
+      });
       await restarting;
       return;
     }
@@ -126,35 +145,53 @@ async function headerLoop({ harness, paths, r, deadline, inflight, replayOnly, s
     }
     if (c.failures.length) await noteFailure(prog, c.failures, c.kind, res.bytes);
     const fresh = [];
-    for (const f of c.features) if (!features.has(f)) { features.add(f); fresh.push(f); }
-    if (fresh.length && !replaying && !c.failures.length) {  // failing inputs go to the findings, never the corpus
+    for (const f of c.features)
+      if (!features.has(f)) {
+        features.add(f);
+        fresh.push(f);
+      }
+    if (fresh.length && !replaying && !c.failures.length) {
+      // failing inputs go to the findings, never the corpus
       pool.push(prog);
       const size = Buffer.byteLength(JSON.stringify(prog));
-      if (save && size <= MAX_HEADER_INPUT) { saveInput(path.join(corpusDir, 'headers'), prog, { features: fresh }); stats.saved++; }
+      if (save && size <= MAX_HEADER_INPUT) {
+        saveInput(path.join(corpusDir, 'headers'), prog, { features: fresh });
+        stats.saved++;
+      }
     }
   };
 
   // replay first (features seen there are not "new")
   let replaying = true;
   const queue = [...corpus];
-  await Promise.all(Array.from({ length: inflight }, async () => {
-    while (queue.length) await runOne(queue.shift());
-  }));
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      while (queue.length) await runOne(queue.shift());
+    }),
+  );
   stats.replayed = corpus.length;
   replaying = false;
   if (!replayOnly) {
-    await Promise.all(Array.from({ length: inflight }, async () => {
-      while (Date.now() < deadline) {
-        const prog = pool.length && r.chance(0.6) ? mutateProgram(r, r.pick(pool), r.chance(0.2) ? r.pick(pool) : null) : genProgram(r);
-        await runOne(prog);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: inflight }, async () => {
+        while (Date.now() < deadline) {
+          const prog =
+            pool.length && r.chance(0.6)
+              ? mutateProgram(r, r.pick(pool), r.chance(0.2) ? r.pick(pool) : null)
+              : genProgram(r);
+          await runOne(prog);
+        }
+      }),
+    );
   }
   stats.features = features.size;
   const end = await target.stop();
   if (end.code !== 0) {
     stats.failed++;
-    failures.push({ sig: 'unclean exit', msgs: [`host exited ${end.code} (signal ${end.signal}) at the end of the run`, end.stderr.slice(-2000)] });
+    failures.push({
+      sig: 'unclean exit',
+      msgs: [`host exited ${end.code} (signal ${end.signal}) at the end of the run`, end.stderr.slice(-2000)],
+    });
     log(`[headers] FAIL: host exited ${end.code} (signal ${end.signal}) at the end: ${end.stderr.slice(-600)}`);
   }
   return failures;
@@ -182,16 +219,30 @@ async function configLoop({ harness, paths, r, deadline, jobs, replayOnly, save,
     if (chk.failures.length) {
       stats.failed++;
       // (a crash on a deeply nested document and a crash on another document are different findings)
-      const sig = `${c.deep ? 'deep ' : ''}${chk.failures[0].replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 120)}`;
-      if (run.outcome === 'crash') stats.crashCases.push({ deep: c.deep ?? 0, stderrTail: (run.stderr || '').slice(-600) });
+      const sig = `${c.deep ? 'deep ' : ''}${chk.failures[0]
+        .replace(/"[^"]*"/g, '"…"')
+        .replace(/\d+/g, 'N')
+        .slice(0, 120)}`;
+      if (run.outcome === 'crash')
+        stats.crashCases.push({ deep: c.deep ?? 0, stderrTail: (run.stderr || '').slice(-600) });
       if (!failures.some((f) => f.sig === sig)) {
         failures.push({ sig, msgs: chk.failures, input: c });
-        saveInput(findingsDir, toPortable(c, paths), { target: 'config', failures: chk.failures.slice(0, 5), prediction: pred });
-        log(`[config] FAIL: ${chk.failures.join(' | ').slice(0, 600)}\n  case: ${JSON.stringify({ ...c, text: c.text?.slice(0, 300) }).slice(0, 600)}`);
+        saveInput(findingsDir, toPortable(c, paths), {
+          target: 'config',
+          failures: chk.failures.slice(0, 5),
+          prediction: pred,
+        });
+        log(
+          `[config] FAIL: ${chk.failures.join(' | ').slice(0, 600)}\n  case: ${JSON.stringify({ ...c, text: c.text?.slice(0, 300) }).slice(0, 600)}`,
+        );
       }
     }
     let fresh = false;
-    for (const f of chk.features) if (!seen.has(f)) { seen.add(f); fresh = true; }
+    for (const f of chk.features)
+      if (!seen.has(f)) {
+        seen.add(f);
+        fresh = true;
+      }
     if (fresh && !replaying && !chk.failures.length) {
       pool.push(c);
       const portable = toPortable(c, paths);
@@ -203,18 +254,22 @@ async function configLoop({ harness, paths, r, deadline, jobs, replayOnly, save,
     }
   };
   const queue = [...corpus];
-  await Promise.all(Array.from({ length: jobs }, async () => {
-    while (queue.length) await runOne(queue.shift());
-  }));
+  await Promise.all(
+    Array.from({ length: jobs }, async () => {
+      while (queue.length) await runOne(queue.shift());
+    }),
+  );
   stats.replayed = corpus.length;
   replaying = false;
   if (!replayOnly) {
-    await Promise.all(Array.from({ length: jobs }, async () => {
-      while (Date.now() < deadline) {
-        const c = pool.length && r.chance(0.4) ? mutateConfigCase(r, r.pick(pool), paths) : genConfigCase(r, paths);
-        await runOne(c);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: jobs }, async () => {
+        while (Date.now() < deadline) {
+          const c = pool.length && r.chance(0.4) ? mutateConfigCase(r, r.pick(pool), paths) : genConfigCase(r, paths);
+          await runOne(c);
+        }
+      }),
+    );
   }
   stats.features = seen.size;
   await up.close();
@@ -231,13 +286,24 @@ async function configLoop({ harness, paths, r, deadline, jobs, replayOnly, save,
  */
 export async function fuzz(opts = {}) {
   const {
-    minutes = 10, target = 'both', seed = Date.now() % 2 ** 31, replayOnly = false, inflight = 6, configJobs = 2,
-    save = !replayOnly, live = false, log = (m) => console.error(m), corpus,
+    minutes = 10,
+    target = 'both',
+    seed = Date.now() % 2 ** 31,
+    replayOnly = false,
+    inflight = 6,
+    configJobs = 2,
+    save = !replayOnly,
+    live = false,
+    log = (m) => console.error(m),
+    corpus,
   } = opts;
   if (corpus) corpusDir = path.resolve(corpus);
   let paths;
   if (live) {
-    paths = { faultFilters: path.join(repoRoot, 'test', 'js', 'fault-filters.cjs'), jsDir: path.join(repoRoot, 'test', 'js') };
+    paths = {
+      faultFilters: path.join(repoRoot, 'test', 'js', 'fault-filters.cjs'),
+      jsDir: path.join(repoRoot, 'test', 'js'),
+    };
   } else {
     const snap = snapshotBuild();
     process.env.NODEVOY_BUILD = snap.buildDir;
@@ -247,16 +313,49 @@ export async function fuzz(opts = {}) {
   const harness = await import(pathToFileURL(path.join(repoRoot, 'test', 'lib', 'harness.mjs')).href);
   const started = Date.now();
   const deadline = started + minutes * 60000;
-  const mk = () => ({ crashCases: [], budget504: 0, cases: 0, failed: 0, crashes: 0, hangs: 0, saved: 0, replayed: 0, features: 0, kinds: {}, categories: {}, verdicts: {} });
+  const mk = () => ({
+    crashCases: [],
+    budget504: 0,
+    cases: 0,
+    failed: 0,
+    crashes: 0,
+    hangs: 0,
+    saved: 0,
+    replayed: 0,
+    features: 0,
+    kinds: {},
+    categories: {},
+    verdicts: {},
+  });
   const stats = { headers: mk(), config: mk() };
-  log(`[fuzz] seed ${seed}, ${replayOnly ? 'replay only' : `${minutes} min`}, target ${target}, build ${harness.buildDir}`);
+  log(
+    `[fuzz] seed ${seed}, ${replayOnly ? 'replay only' : `${minutes} min`}, target ${target}, build ${harness.buildDir}`,
+  );
   const ticker = setInterval(() => {
-    log(`[fuzz] ${Math.round((Date.now() - started) / 1000)} s: headers ${stats.headers.cases} cases (${stats.headers.failed} failed), config ${stats.config.cases} cases (${stats.config.failed} failed)`);
+    log(
+      `[fuzz] ${Math.round((Date.now() - started) / 1000)} s: headers ${stats.headers.cases} cases (${stats.headers.failed} failed), config ${stats.config.cases} cases (${stats.config.failed} failed)`,
+    );
   }, 60000);
   ticker.unref();
   const jobs = [];
-  if (target === 'both' || target === 'headers') jobs.push(headerLoop({ harness, paths, r: prng(seed), deadline, inflight, replayOnly, save, stats: stats.headers, log }));
-  if (target === 'both' || target === 'config') jobs.push(configLoop({ harness, paths, r: prng(seed + 1), deadline, jobs: configJobs, replayOnly, save, stats: stats.config, log }));
+  if (target === 'both' || target === 'headers')
+    jobs.push(
+      headerLoop({ harness, paths, r: prng(seed), deadline, inflight, replayOnly, save, stats: stats.headers, log }),
+    );
+  if (target === 'both' || target === 'config')
+    jobs.push(
+      configLoop({
+        harness,
+        paths,
+        r: prng(seed + 1),
+        deadline,
+        jobs: configJobs,
+        replayOnly,
+        save,
+        stats: stats.config,
+        log,
+      }),
+    );
   const failures = (await Promise.all(jobs)).flat();
   clearInterval(ticker);
   return { ok: failures.length === 0, seconds: (Date.now() - started) / 1000, seed, ...stats, failures };
@@ -270,8 +369,14 @@ function printSummary(s) {
     `    outcomes: ${JSON.stringify(s.headers.kinds)}`,
     `  config:      ${s.config.cases} cases (${s.config.replayed} replayed from the corpus), ${s.config.failed} failed, ${s.config.crashes} host crashes, ${s.config.hangs} hangs, ${s.config.features} features, ${s.config.saved} new corpus inputs`,
     `    predicted: ${JSON.stringify(s.config.verdicts)}`,
-    ...(s.config.crashCases.length ? [`    crashes: ${s.config.crashCases.filter((x) => x.deep).length} on documents nested ${[...new Set(s.config.crashCases.map((x) => x.deep).filter(Boolean))].join('/')} deep, ${s.config.crashCases.filter((x) => !x.deep).length} on others`] : []),
-    ...Object.entries(s.config.categories).sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${String(v).padStart(6)}  ${k}`),
+    ...(s.config.crashCases.length
+      ? [
+          `    crashes: ${s.config.crashCases.filter((x) => x.deep).length} on documents nested ${[...new Set(s.config.crashCases.map((x) => x.deep).filter(Boolean))].join('/')} deep, ${s.config.crashCases.filter((x) => !x.deep).length} on others`,
+        ]
+      : []),
+    ...Object.entries(s.config.categories)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `    ${String(v).padStart(6)}  ${k}`),
     `  result: ${s.ok ? 'no failure' : `${s.failures.length} distinct failure(s), inputs in ${findingsDir}`}`,
   ];
   console.log(lines.join('\n'));

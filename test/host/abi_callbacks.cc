@@ -20,7 +20,9 @@ uint32_t g_concurrency = 1;
 
 namespace {
 
-std::string_view sv(envoy_dynamic_module_type_module_buffer b) { return b.ptr ? std::string_view(b.ptr, b.length) : std::string_view(); }
+std::string_view sv(envoy_dynamic_module_type_module_buffer b) {
+  return b.ptr ? std::string_view(b.ptr, b.length) : std::string_view();
+}
 
 FilterSlot* slotOf(void* p, const char* cb) {
   Worker* w = Worker::current();
@@ -55,8 +57,12 @@ std::vector<std::string> labels(envoy_dynamic_module_type_module_buffer* v, size
   return out;
 }
 
-bool validHeaderType(int t) { return t >= 0 && t <= 3; }
-bool validBodyType(int t) { return t >= 0 && t <= 3; }
+bool validHeaderType(int t) {
+  return t >= 0 && t <= 3;
+}
+bool validBodyType(int t) {
+  return t >= 0 && t <= 3;
+}
 
 }  // namespace
 
@@ -71,10 +77,16 @@ EXPORT void envoy_dynamic_module_callback_log(envoy_dynamic_module_type_log_leve
 
 EXPORT void envoy_dynamic_module_callback_log_v2(envoy_dynamic_module_type_log_level level,
                                                  envoy_dynamic_module_type_module_buffer message,
-                                                 envoy_dynamic_module_type_module_buffer source_file, uint32_t source_line) {
+                                                 envoy_dynamic_module_type_module_buffer source_file,
+                                                 uint32_t source_line) {
   if (!logEnabled(static_cast<LogLevel>(level))) return;
   std::string msg;
-  msg.append("[").append(sv(source_file)).append(":").append(std::to_string(source_line)).append("] ").append(sv(message));
+  msg.append("[")
+      .append(sv(source_file))
+      .append(":")
+      .append(std::to_string(source_line))
+      .append("] ")
+      .append(sv(message));
   logLine(static_cast<LogLevel>(level), "dynamic_modules", msg);
 }
 
@@ -98,22 +110,21 @@ EXPORT bool envoy_dynamic_module_callback_is_validation_mode(void) {
 
 // ---- metrics ----
 
-#define DEFINE_METRIC(fn, kind)                                                                                     \
-  EXPORT envoy_dynamic_module_type_metrics_result fn(envoy_dynamic_module_type_http_filter_config_envoy_ptr cfg,   \
-                                                     envoy_dynamic_module_type_module_buffer name,                  \
-                                                     envoy_dynamic_module_type_module_buffer* label_names, size_t n, \
-                                                     size_t* id) {                                                 \
-    return configOf(cfg, #fn)->define(kind, sv(name), labels(label_names, n), id);                                 \
+#define DEFINE_METRIC(fn, kind)                                                                                 \
+  EXPORT envoy_dynamic_module_type_metrics_result fn(                                                           \
+      envoy_dynamic_module_type_http_filter_config_envoy_ptr cfg, envoy_dynamic_module_type_module_buffer name, \
+      envoy_dynamic_module_type_module_buffer* label_names, size_t n, size_t* id) {                             \
+    return configOf(cfg, #fn)->define(kind, sv(name), labels(label_names, n), id);                              \
   }
 DEFINE_METRIC(envoy_dynamic_module_callback_http_filter_config_define_counter, MetricKind::Counter)
 DEFINE_METRIC(envoy_dynamic_module_callback_http_filter_config_define_gauge, MetricKind::Gauge)
 DEFINE_METRIC(envoy_dynamic_module_callback_http_filter_config_define_histogram, MetricKind::Histogram)
 
-#define RECORD_METRIC(fn, kind, sign, set)                                                                        \
+#define RECORD_METRIC(fn, kind, sign, set)                                                                         \
   EXPORT envoy_dynamic_module_type_metrics_result fn(envoy_dynamic_module_type_http_filter_envoy_ptr f, size_t id, \
                                                      envoy_dynamic_module_type_module_buffer* lv, size_t n,        \
-                                                     uint64_t value) {                                            \
-    return slotOf(f, #fn)->config->record(kind, id, labels(lv, n), sign static_cast<int64_t>(value), set);        \
+                                                     uint64_t value) {                                             \
+    return slotOf(f, #fn)->config->record(kind, id, labels(lv, n), sign static_cast<int64_t>(value), set);         \
   }
 RECORD_METRIC(envoy_dynamic_module_callback_http_filter_increment_counter, MetricKind::Counter, +, false)
 RECORD_METRIC(envoy_dynamic_module_callback_http_filter_increment_gauge, MetricKind::Gauge, +, false)
@@ -121,17 +132,18 @@ RECORD_METRIC(envoy_dynamic_module_callback_http_filter_decrement_gauge, MetricK
 RECORD_METRIC(envoy_dynamic_module_callback_http_filter_set_gauge, MetricKind::Gauge, +, true)
 RECORD_METRIC(envoy_dynamic_module_callback_http_filter_record_histogram_value, MetricKind::Histogram, +, false)
 
-#define RECORD_CONFIG_METRIC(fn, kind, sign, set)                                                                  \
-  EXPORT envoy_dynamic_module_type_metrics_result fn(envoy_dynamic_module_type_http_filter_config_envoy_ptr c,     \
+#define RECORD_CONFIG_METRIC(fn, kind, sign, set)                                                                      \
+  EXPORT envoy_dynamic_module_type_metrics_result fn(envoy_dynamic_module_type_http_filter_config_envoy_ptr c,         \
                                                      size_t id, envoy_dynamic_module_type_module_buffer* lv, size_t n, \
-                                                     uint64_t value) {                                             \
-    return static_cast<FilterConfig*>(c)->record(kind, id, labels(lv, n), sign static_cast<int64_t>(value), set);  \
+                                                     uint64_t value) {                                                 \
+    return static_cast<FilterConfig*>(c)->record(kind, id, labels(lv, n), sign static_cast<int64_t>(value), set);      \
   }
 RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_increment_counter, MetricKind::Counter, +, false)
 RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_increment_gauge, MetricKind::Gauge, +, false)
 RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_decrement_gauge, MetricKind::Gauge, -, false)
 RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_set_gauge, MetricKind::Gauge, +, true)
-RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_record_histogram_value, MetricKind::Histogram, +, false)
+RECORD_CONFIG_METRIC(envoy_dynamic_module_callback_http_filter_config_record_histogram_value, MetricKind::Histogram, +,
+                     false)
 
 // ---- headers ----
 
@@ -249,8 +261,8 @@ EXPORT void envoy_dynamic_module_callback_http_send_response(envoy_dynamic_modul
 }
 
 EXPORT void envoy_dynamic_module_callback_http_send_response_headers(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                     envoy_dynamic_module_type_module_http_header*, size_t,
-                                                                     bool) {
+                                                                     envoy_dynamic_module_type_module_http_header*,
+                                                                     size_t, bool) {
   slotOf(f, "envoy_dynamic_module_callback_http_send_response_headers");
   fatal("envoy_dynamic_module_callback_http_send_response_headers: terminal filters are not supported by nodevoy-host");
 }
@@ -262,9 +274,11 @@ EXPORT void envoy_dynamic_module_callback_http_send_response_data(envoy_dynamic_
 }
 
 EXPORT void envoy_dynamic_module_callback_http_send_response_trailers(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                      envoy_dynamic_module_type_module_http_header*, size_t) {
+                                                                      envoy_dynamic_module_type_module_http_header*,
+                                                                      size_t) {
   slotOf(f, "envoy_dynamic_module_callback_http_send_response_trailers");
-  fatal("envoy_dynamic_module_callback_http_send_response_trailers: terminal filters are not supported by nodevoy-host");
+  fatal(
+      "envoy_dynamic_module_callback_http_send_response_trailers: terminal filters are not supported by nodevoy-host");
 }
 
 // ---- bodies ----
@@ -313,19 +327,24 @@ EXPORT bool envoy_dynamic_module_callback_http_drain_body(envoy_dynamic_module_t
   return true;
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_received_buffered_request_body(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
-  return slotOf(f, "envoy_dynamic_module_callback_http_received_buffered_request_body")->stream->receivedIsBuffered(Dir::Decode);
+EXPORT bool envoy_dynamic_module_callback_http_received_buffered_request_body(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+  return slotOf(f, "envoy_dynamic_module_callback_http_received_buffered_request_body")
+      ->stream->receivedIsBuffered(Dir::Decode);
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_received_buffered_response_body(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
-  return slotOf(f, "envoy_dynamic_module_callback_http_received_buffered_response_body")->stream->receivedIsBuffered(Dir::Encode);
+EXPORT bool envoy_dynamic_module_callback_http_received_buffered_response_body(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+  return slotOf(f, "envoy_dynamic_module_callback_http_received_buffered_response_body")
+      ->stream->receivedIsBuffered(Dir::Encode);
 }
 
 EXPORT uint64_t envoy_dynamic_module_callback_http_get_buffer_limit(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   return slotOf(f, "envoy_dynamic_module_callback_http_get_buffer_limit")->stream->bufferLimit();
 }
 
-EXPORT void envoy_dynamic_module_callback_http_set_buffer_limit(envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t l) {
+EXPORT void envoy_dynamic_module_callback_http_set_buffer_limit(envoy_dynamic_module_type_http_filter_envoy_ptr f,
+                                                                uint64_t l) {
   slotOf(f, "envoy_dynamic_module_callback_http_set_buffer_limit")->stream->setBufferLimit(l);
 }
 
@@ -333,14 +352,16 @@ EXPORT void envoy_dynamic_module_callback_http_set_buffer_limit(envoy_dynamic_mo
 
 namespace {
 template <typename T>
-void setMeta(void* f, const char* cb, envoy_dynamic_module_type_module_buffer ns, envoy_dynamic_module_type_module_buffer key, T v) {
+void setMeta(void* f, const char* cb, envoy_dynamic_module_type_module_buffer ns,
+             envoy_dynamic_module_type_module_buffer key, T v) {
   slotOf(f, cb)->stream->dynamicMetadata()[std::string(sv(ns))][std::string(sv(key))] = v;
 }
 template <typename T>
-const T* getMeta(void* f, const char* cb, envoy_dynamic_module_type_metadata_source src, envoy_dynamic_module_type_module_buffer ns,
-                 envoy_dynamic_module_type_module_buffer key) {
+const T* getMeta(void* f, const char* cb, envoy_dynamic_module_type_metadata_source src,
+                 envoy_dynamic_module_type_module_buffer ns, envoy_dynamic_module_type_module_buffer key) {
   auto* slot = slotOf(f, cb);
-  if (src != envoy_dynamic_module_type_metadata_source_Dynamic) return nullptr;  // route/cluster/host metadata: none configured
+  if (src != envoy_dynamic_module_type_metadata_source_Dynamic)
+    return nullptr;  // route/cluster/host metadata: none configured
   auto& md = slot->stream->dynamicMetadata();
   auto nit = md.find(std::string(sv(ns)));
   if (nit == md.end()) return nullptr;
@@ -350,26 +371,26 @@ const T* getMeta(void* f, const char* cb, envoy_dynamic_module_type_metadata_sou
 }
 }  // namespace
 
-EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_number(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                           envoy_dynamic_module_type_module_buffer ns,
-                                                                           envoy_dynamic_module_type_module_buffer key, double v) {
+EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_number(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_module_buffer ns,
+    envoy_dynamic_module_type_module_buffer key, double v) {
   setMeta(f, "envoy_dynamic_module_callback_http_set_dynamic_metadata_number", ns, key, v);
 }
-EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_string(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                           envoy_dynamic_module_type_module_buffer ns,
-                                                                           envoy_dynamic_module_type_module_buffer key,
-                                                                           envoy_dynamic_module_type_module_buffer v) {
+EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_string(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_module_buffer ns,
+    envoy_dynamic_module_type_module_buffer key, envoy_dynamic_module_type_module_buffer v) {
   setMeta(f, "envoy_dynamic_module_callback_http_set_dynamic_metadata_string", ns, key, std::string(sv(v)));
 }
-EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_bool(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                         envoy_dynamic_module_type_module_buffer ns,
-                                                                         envoy_dynamic_module_type_module_buffer key, bool v) {
+EXPORT void envoy_dynamic_module_callback_http_set_dynamic_metadata_bool(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_module_buffer ns,
+    envoy_dynamic_module_type_module_buffer key, bool v) {
   setMeta(f, "envoy_dynamic_module_callback_http_set_dynamic_metadata_bool", ns, key, v);
 }
 EXPORT bool envoy_dynamic_module_callback_http_get_metadata_number(envoy_dynamic_module_type_http_filter_envoy_ptr f,
                                                                    envoy_dynamic_module_type_metadata_source src,
                                                                    envoy_dynamic_module_type_module_buffer ns,
-                                                                   envoy_dynamic_module_type_module_buffer key, double* out) {
+                                                                   envoy_dynamic_module_type_module_buffer key,
+                                                                   double* out) {
   auto* v = getMeta<double>(f, "envoy_dynamic_module_callback_http_get_metadata_number", src, ns, key);
   if (v) *out = *v;
   return v != nullptr;
@@ -386,7 +407,8 @@ EXPORT bool envoy_dynamic_module_callback_http_get_metadata_string(envoy_dynamic
 EXPORT bool envoy_dynamic_module_callback_http_get_metadata_bool(envoy_dynamic_module_type_http_filter_envoy_ptr f,
                                                                  envoy_dynamic_module_type_metadata_source src,
                                                                  envoy_dynamic_module_type_module_buffer ns,
-                                                                 envoy_dynamic_module_type_module_buffer key, bool* out) {
+                                                                 envoy_dynamic_module_type_module_buffer key,
+                                                                 bool* out) {
   auto* v = getMeta<bool>(f, "envoy_dynamic_module_callback_http_get_metadata_bool", src, ns, key);
   if (v) *out = *v;
   return v != nullptr;
@@ -412,15 +434,15 @@ EXPORT bool envoy_dynamic_module_callback_http_get_filter_state_bytes(envoy_dyna
 
 // ---- schedulers ----
 
-EXPORT envoy_dynamic_module_type_http_filter_scheduler_module_ptr envoy_dynamic_module_callback_http_filter_scheduler_new(
-    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+EXPORT envoy_dynamic_module_type_http_filter_scheduler_module_ptr
+envoy_dynamic_module_callback_http_filter_scheduler_new(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   auto* slot = slotOf(f, "envoy_dynamic_module_callback_http_filter_scheduler_new");
   auto s = std::make_unique<SchedulerHandle>(SchedulerHandle{&slot->stream->worker(), slot->alive, slot});
   return s.release();  // module-owned until scheduler_delete
 }
 
-EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_commit(envoy_dynamic_module_type_http_filter_scheduler_module_ptr p,
-                                                                       uint64_t event_id) {
+EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_commit(
+    envoy_dynamic_module_type_http_filter_scheduler_module_ptr p, uint64_t event_id) {
   auto* s = static_cast<SchedulerHandle*>(p);
   // Any thread. The event is dropped if the filter is destroyed before it runs. A filter already
   // gone needs no post at all (its worker may be shutting down).
@@ -431,7 +453,8 @@ EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_commit(envoy_dyn
   });
 }
 
-EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_delete(envoy_dynamic_module_type_http_filter_scheduler_module_ptr p) {
+EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_delete(
+    envoy_dynamic_module_type_http_filter_scheduler_module_ptr p) {
   std::unique_ptr<SchedulerHandle> owned(static_cast<SchedulerHandle*>(p));
 }
 
@@ -448,9 +471,10 @@ struct ConfigScheduler {
 }  // namespace
 
 EXPORT envoy_dynamic_module_type_http_filter_config_scheduler_module_ptr
-envoy_dynamic_module_callback_http_filter_config_scheduler_new(envoy_dynamic_module_type_http_filter_config_envoy_ptr c) {
-  auto s = std::make_unique<ConfigScheduler>(ConfigScheduler{configOf(c, "envoy_dynamic_module_callback_http_filter_config_scheduler_new"),
-                                                              nullptr});
+envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+    envoy_dynamic_module_type_http_filter_config_envoy_ptr c) {
+  auto s = std::make_unique<ConfigScheduler>(
+      ConfigScheduler{configOf(c, "envoy_dynamic_module_callback_http_filter_config_scheduler_new"), nullptr});
   return s.release();
 }
 
@@ -481,28 +505,34 @@ EXPORT envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_c
     checkHeaderBytes(v, "envoy_dynamic_module_callback_http_filter_http_callout");
     h.add(k, v);
   }
-  return slot->stream->startCallout(slot, id, std::string(sv(cluster)), std::move(h), std::string(sv(body)), timeout_ms);
+  return slot->stream->startCallout(slot, id, std::string(sv(cluster)), std::move(h), std::string(sv(body)),
+                                    timeout_ms);
 }
 
 EXPORT envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_callback_http_filter_start_http_stream(
     envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t*, envoy_dynamic_module_type_module_buffer,
     envoy_dynamic_module_type_module_http_header*, size_t, envoy_dynamic_module_type_module_buffer, bool, uint64_t) {
   slotOf(f, "envoy_dynamic_module_callback_http_filter_start_http_stream");
-  return envoy_dynamic_module_type_http_callout_init_result_CannotCreateRequest;  // streaming callouts: not in the host yet
+  return envoy_dynamic_module_type_http_callout_init_result_CannotCreateRequest;  // streaming callouts: not in the host
+                                                                                  // yet
 }
 
-EXPORT void envoy_dynamic_module_callback_http_filter_reset_http_stream(envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t) {
+EXPORT void envoy_dynamic_module_callback_http_filter_reset_http_stream(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t) {
   slotOf(f, "envoy_dynamic_module_callback_http_filter_reset_http_stream");
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_stream_send_data(envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t,
-                                                                envoy_dynamic_module_type_module_buffer, bool) {
+EXPORT bool envoy_dynamic_module_callback_http_stream_send_data(envoy_dynamic_module_type_http_filter_envoy_ptr f,
+                                                                uint64_t, envoy_dynamic_module_type_module_buffer,
+                                                                bool) {
   slotOf(f, "envoy_dynamic_module_callback_http_stream_send_data");
   return false;
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_stream_send_trailers(envoy_dynamic_module_type_http_filter_envoy_ptr f, uint64_t,
-                                                                    envoy_dynamic_module_type_module_http_header*, size_t) {
+EXPORT bool envoy_dynamic_module_callback_http_stream_send_trailers(envoy_dynamic_module_type_http_filter_envoy_ptr f,
+                                                                    uint64_t,
+                                                                    envoy_dynamic_module_type_module_http_header*,
+                                                                    size_t) {
   slotOf(f, "envoy_dynamic_module_callback_http_stream_send_trailers");
   return false;
 }
@@ -511,24 +541,27 @@ EXPORT envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_c
     envoy_dynamic_module_type_http_filter_config_envoy_ptr c, uint64_t*, envoy_dynamic_module_type_module_buffer,
     envoy_dynamic_module_type_module_http_header*, size_t, envoy_dynamic_module_type_module_buffer, uint64_t) {
   configOf(c, "envoy_dynamic_module_callback_http_filter_config_http_callout");
-  return envoy_dynamic_module_type_http_callout_init_result_CannotCreateRequest;  // config-level callouts: not in the host yet
+  return envoy_dynamic_module_type_http_callout_init_result_CannotCreateRequest;  // config-level callouts: not in the
+                                                                                  // host yet
 }
 
 // ---- stream control ----
 
-EXPORT void envoy_dynamic_module_callback_http_filter_continue_decoding(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+EXPORT void envoy_dynamic_module_callback_http_filter_continue_decoding(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   auto* slot = slotOf(f, "envoy_dynamic_module_callback_http_filter_continue_decoding");
   slot->stream->continueIteration(Dir::Decode, slot);
 }
 
-EXPORT void envoy_dynamic_module_callback_http_filter_continue_encoding(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+EXPORT void envoy_dynamic_module_callback_http_filter_continue_encoding(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   auto* slot = slotOf(f, "envoy_dynamic_module_callback_http_filter_continue_encoding");
   slot->stream->continueIteration(Dir::Encode, slot);
 }
 
-EXPORT void envoy_dynamic_module_callback_http_filter_reset_stream(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                   envoy_dynamic_module_type_http_filter_stream_reset_reason,
-                                                                   envoy_dynamic_module_type_module_buffer details) {
+EXPORT void envoy_dynamic_module_callback_http_filter_reset_stream(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_http_filter_stream_reset_reason,
+    envoy_dynamic_module_type_module_buffer details) {
   auto* slot = slotOf(f, "envoy_dynamic_module_callback_http_filter_reset_stream");
   std::string d(sv(details));
   slot->stream->resetStream(d.empty() ? "dynamic_module_reset" : d);
@@ -540,7 +573,8 @@ EXPORT void envoy_dynamic_module_callback_http_clear_route_cache(envoy_dynamic_m
   slotOf(f, "envoy_dynamic_module_callback_http_clear_route_cache")->stream->clearRouteCache();
 }
 
-EXPORT void envoy_dynamic_module_callback_http_clear_route_cluster_cache(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+EXPORT void envoy_dynamic_module_callback_http_clear_route_cluster_cache(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   slotOf(f, "envoy_dynamic_module_callback_http_clear_route_cluster_cache")->stream->clearRouteCache();
 }
 
@@ -551,7 +585,8 @@ envoy_dynamic_module_callback_get_most_specific_route_config(envoy_dynamic_modul
   return c ? c->modulePtr() : nullptr;
 }
 
-EXPORT uint32_t envoy_dynamic_module_callback_http_filter_get_worker_index(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
+EXPORT uint32_t
+envoy_dynamic_module_callback_http_filter_get_worker_index(envoy_dynamic_module_type_http_filter_envoy_ptr f) {
   return slotOf(f, "envoy_dynamic_module_callback_http_filter_get_worker_index")->stream->worker().index();
 }
 
@@ -564,9 +599,10 @@ EXPORT bool envoy_dynamic_module_callback_http_get_cluster_name(envoy_dynamic_mo
   return true;
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_set_upstream_override_host(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                          envoy_dynamic_module_type_module_buffer host, bool strict) {
-  return slotOf(f, "envoy_dynamic_module_callback_http_set_upstream_override_host")->stream->setUpstreamOverrideHost(sv(host), strict);
+EXPORT bool envoy_dynamic_module_callback_http_set_upstream_override_host(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_module_buffer host, bool strict) {
+  return slotOf(f, "envoy_dynamic_module_callback_http_set_upstream_override_host")
+      ->stream->setUpstreamOverrideHost(sv(host), strict);
 }
 
 EXPORT void envoy_dynamic_module_callback_http_add_custom_flag(envoy_dynamic_module_type_http_filter_envoy_ptr f,
@@ -576,25 +612,25 @@ EXPORT void envoy_dynamic_module_callback_http_add_custom_flag(envoy_dynamic_mod
 
 // ---- attributes ----
 
-EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_string(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                           envoy_dynamic_module_type_attribute_id id,
-                                                                           envoy_dynamic_module_type_envoy_buffer* out) {
+EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_string(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_attribute_id id,
+    envoy_dynamic_module_type_envoy_buffer* out) {
   auto v = slotOf(f, "envoy_dynamic_module_callback_http_filter_get_attribute_string")->stream->attributeString(id);
   if (!v) return false;
   *out = lendTemp(*v);
   return true;
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_int(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                        envoy_dynamic_module_type_attribute_id id, uint64_t* out) {
+EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_int(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_attribute_id id, uint64_t* out) {
   auto v = slotOf(f, "envoy_dynamic_module_callback_http_filter_get_attribute_int")->stream->attributeInt(id);
   if (!v) return false;
   *out = *v;
   return true;
 }
 
-EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_bool(envoy_dynamic_module_type_http_filter_envoy_ptr f,
-                                                                         envoy_dynamic_module_type_attribute_id, bool*) {
+EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_bool(
+    envoy_dynamic_module_type_http_filter_envoy_ptr f, envoy_dynamic_module_type_attribute_id, bool*) {
   slotOf(f, "envoy_dynamic_module_callback_http_filter_get_attribute_bool");
   return false;
 }

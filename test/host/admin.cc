@@ -39,14 +39,17 @@ std::string promLabels(const Metric& m, const std::vector<std::string>& values, 
 
 // The quantiles /stats lists for a histogram, and Envoy's default Prometheus buckets (as printed).
 constexpr std::pair<double, const char*> kQuantiles[] = {
-    {0, "P0"},     {0.25, "P25"},   {0.5, "P50"},     {0.75, "P75"},     {0.9, "P90"},
-    {0.95, "P95"}, {0.99, "P99"},   {0.995, "P99.5"}, {0.999, "P99.9"},  {1, "P100"},
+    {0, "P0"},     {0.25, "P25"}, {0.5, "P50"},     {0.75, "P75"},    {0.9, "P90"},
+    {0.95, "P95"}, {0.99, "P99"}, {0.995, "P99.5"}, {0.999, "P99.9"}, {1, "P100"},
 };
 constexpr std::pair<double, const char*> kBuckets[] = {
-    {0.5, "0.5"},       {1, "1"},           {5, "5"},           {10, "10"},           {25, "25"},
-    {50, "50"},         {100, "100"},       {250, "250"},       {500, "500"},         {1000, "1000"},
-    {2500, "2500"},     {5000, "5000"},     {10000, "10000"},   {30000, "30000"},     {60000, "60000"},
-    {300000, "300000"}, {600000, "600000"}, {1800000, "1800000"}, {3600000, "3600000"},
+    {0.5, "0.5"},         {1, "1"},           {5, "5"},
+    {10, "10"},           {25, "25"},         {50, "50"},
+    {100, "100"},         {250, "250"},       {500, "500"},
+    {1000, "1000"},       {2500, "2500"},     {5000, "5000"},
+    {10000, "10000"},     {30000, "30000"},   {60000, "60000"},
+    {300000, "300000"},   {600000, "600000"}, {1800000, "1800000"},
+    {3600000, "3600000"},
 };
 
 // Envoy prints a Prometheus histogram's sum with 32 significant digits.
@@ -60,7 +63,8 @@ std::vector<std::shared_ptr<Metric>> ofKind(const std::vector<std::shared_ptr<Me
   std::vector<std::shared_ptr<Metric>> out;
   for (const auto& m : all)
     if (m->kind == k) out.push_back(m);
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return promName(a->name) < promName(b->name); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return promName(a->name) < promName(b->name); });
   return out;
 }
 }  // namespace
@@ -120,7 +124,8 @@ std::string statsPrometheus() {
       } else {
         if (m->values.empty()) continue;
         out << "# TYPE " << n << (kind == MetricKind::Counter ? " counter\n" : " gauge\n");
-        for (auto& [labels, v] : m->values) out << n << promLabels(*m, labels) << " " << static_cast<int64_t>(v) << "\n";
+        for (auto& [labels, v] : m->values)
+          out << n << promLabels(*m, labels) << " " << static_cast<int64_t>(v) << "\n";
       }
     }
   }
@@ -144,14 +149,19 @@ void onRequest(evhttp_request* req, void* arg) {
   auto* ctx = static_cast<AdminCtx*>(arg);
   std::string uri = evhttp_request_get_uri(req);
   std::string path = uri.substr(0, uri.find('?'));
-  if (path == "/stats") reply(req, 200, statsText());
-  else if (path == "/stats/prometheus") reply(req, 200, statsPrometheus(), "text/plain; version=0.0.4");
-  else if (path == "/ready") reply(req, 200, "LIVE\n");
+  if (path == "/stats")
+    reply(req, 200, statsText());
+  else if (path == "/stats/prometheus")
+    reply(req, 200, statsPrometheus(), "text/plain; version=0.0.4");
+  else if (path == "/ready")
+    reply(req, 200, "LIVE\n");
   else if (path == "/quitquitquit") {
     // Quit once the reply has been written, so the caller sees its 200 as Envoy's callers do.
-    evhttp_request_set_on_complete_cb(req, [](evhttp_request*, void* arg) { static_cast<AdminCtx*>(arg)->quit(); }, ctx);
+    evhttp_request_set_on_complete_cb(
+        req, [](evhttp_request*, void* arg) { static_cast<AdminCtx*>(arg)->quit(); }, ctx);
     reply(req, 200, "OK\n");
-  } else reply(req, 404, "unknown admin path\n");
+  } else
+    reply(req, 404, "unknown admin path\n");
 }
 }  // namespace
 

@@ -35,11 +35,14 @@ void Callout::onUpstreamData(std::string_view d, bool end) {
   if (end) finish();
 }
 
-void Callout::onUpstreamTrailers(HeaderMap&&) { finish(); }
+void Callout::onUpstreamTrailers(HeaderMap&&) {
+  finish();
+}
 
 void Callout::onUpstreamReset(const std::string& reason) {
   conn_ = nullptr;
-  localReply(503, "upstream connect error or disconnect/reset before headers. reset reason: " + resetReasonText(reason));
+  localReply(503,
+             "upstream connect error or disconnect/reset before headers. reset reason: " + resetReasonText(reason));
 }
 
 void Callout::onTimeout(evutil_socket_t, short, void* arg) {

@@ -250,11 +250,13 @@ bool upstreamEnableTrailers(Obj& cluster) {
   bool on = false;
   for (auto it = n.begin(); it != n.end(); ++it) {
     const auto key = it->first.as<std::string>();
-    if (key != kUpstreamHttpOptionsName) fail(path + "." + key, "only " + std::string(kUpstreamHttpOptionsName) + " is supported");
+    if (key != kUpstreamHttpOptionsName)
+      fail(path + "." + key, "only " + std::string(kUpstreamHttpOptionsName) + " is supported");
     Obj o(it->second, path + "." + key);
     if (o.str("@type") != kUpstreamHttpOptions) fail(o.field("@type"), std::string("expected ") + kUpstreamHttpOptions);
     // Envoy requires one of the upstream_protocol_options; the host speaks HTTP/1.1 only.
-    if (!o.has("explicit_http_config")) fail(o.field("explicit_http_config"), "required (the host supports explicit_http_config only)");
+    if (!o.has("explicit_http_config"))
+      fail(o.field("explicit_http_config"), "required (the host supports explicit_http_config only)");
     Obj e(o.get("explicit_http_config"), o.field("explicit_http_config"));
     if (!e.has("http_protocol_options")) fail(e.field("http_protocol_options"), "required (the host speaks HTTP/1.1)");
     on = http1EnableTrailers(e.get("http_protocol_options"), e.field("http_protocol_options"));
@@ -270,16 +272,21 @@ Route route(const YAML::Node& n, const std::string& path) {
   r.name = o.str("name", "");
   {
     Obj m(o.get("match"), o.field("match"));
-    if (m.has("prefix")) r.prefix = m.str("prefix");
-    else if (m.has("path")) r.path = m.str("path");
-    else fail(m.path(), "one of prefix or path is required");
+    if (m.has("prefix"))
+      r.prefix = m.str("prefix");
+    else if (m.has("path"))
+      r.path = m.str("path");
+    else
+      fail(m.path(), "one of prefix or path is required");
     m.done();
   }
   if (o.has("route")) {
     Obj ra(o.get("route"), o.field("route"));
     r.cluster = ra.str("cluster");
-    if (ra.has("timeout")) r.timeout_ms = durationMs(ra.str("timeout"), ra.field("timeout"));
-    else ra.get("timeout");
+    if (ra.has("timeout"))
+      r.timeout_ms = durationMs(ra.str("timeout"), ra.field("timeout"));
+    else
+      ra.get("timeout");
     ra.done();
   } else if (o.has("direct_response")) {
     Obj d(o.get("direct_response"), o.field("direct_response"));
@@ -341,7 +348,8 @@ void hcm(const YAML::Node& n, const std::string& path, Listener& l) {
     l.virtual_hosts.push_back(std::move(vh));
   });
   rc.done();
-  o.list("http_filters", [&](const YAML::Node& fn, const std::string& fp) { l.http_filters.push_back(httpFilter(fn, fp)); });
+  o.list("http_filters",
+         [&](const YAML::Node& fn, const std::string& fp) { l.http_filters.push_back(httpFilter(fn, fp)); });
   if (l.http_filters.empty() || !l.http_filters.back().is_router)
     fail(o.field("http_filters"), "the last http filter must be envoy.filters.http.router");
   for (size_t i = 0; i + 1 < l.http_filters.size(); i++)
@@ -436,7 +444,8 @@ Bootstrap loadBootstrap(const std::string& path) {
         if (!r.direct_response) {
           bool found = false;
           for (const auto& c : b.clusters) found |= c.name == r.cluster;
-          if (!found) throw std::runtime_error("config: route " + r.name + " names unknown cluster '" + r.cluster + "'");
+          if (!found)
+            throw std::runtime_error("config: route " + r.name + " names unknown cluster '" + r.cluster + "'");
         }
   return b;
 }

@@ -36,7 +36,7 @@ struct DirectResponse {
 
 struct Route {
   std::string name;
-  std::string prefix;  // match.prefix
+  std::string prefix;               // match.prefix
   std::optional<std::string> path;  // match.path (exact)
   std::string cluster;
   uint64_t timeout_ms = 15000;  // route.timeout, Envoy's default 15s; 0 disables
@@ -65,8 +65,8 @@ struct Listener {
   std::string stat_prefix;
   std::vector<VirtualHost> virtual_hosts;
   std::vector<HttpFilterConfig> http_filters;  // the router last
-  uint64_t buffer_limit = 1024 * 1024;  // per_connection_buffer_limit_bytes
-  bool enable_trailers = false;  // http_protocol_options.enable_trailers: the downstream codec's trailers
+  uint64_t buffer_limit = 1024 * 1024;         // per_connection_buffer_limit_bytes
+  bool enable_trailers = false;                // http_protocol_options.enable_trailers: the downstream codec's trailers
 };
 
 struct Cluster {

@@ -37,7 +37,9 @@ void DownstreamConnection::close() {
   worker_.deferDelete(std::unique_ptr<Deletable>(this));
 }
 
-void DownstreamConnection::onRead(bufferevent*, void* arg) { static_cast<DownstreamConnection*>(arg)->readMore(); }
+void DownstreamConnection::onRead(bufferevent*, void* arg) {
+  static_cast<DownstreamConnection*>(arg)->readMore();
+}
 
 void DownstreamConnection::readMore() {
   evbuffer* in = bufferevent_get_input(bev_);
@@ -115,13 +117,14 @@ namespace {
 // An HTTP date (RFC 9110 IMF-fixdate), as Envoy's date provider writes it.
 std::string httpDate() {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
-                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 }  // namespace
@@ -138,9 +141,13 @@ void DownstreamConnection::writeHeaders(const HeaderMap& h, bool end) {
   encoder_.encodeHeaders(bufferevent_get_output(bev_), out, end, false, head_request_);
 }
 
-void DownstreamConnection::writeData(std::string_view d, bool end) { encoder_.encodeData(bufferevent_get_output(bev_), d, end); }
+void DownstreamConnection::writeData(std::string_view d, bool end) {
+  encoder_.encodeData(bufferevent_get_output(bev_), d, end);
+}
 
-void DownstreamConnection::writeTrailers(const HeaderMap& t) { encoder_.encodeTrailers(bufferevent_get_output(bev_), t); }
+void DownstreamConnection::writeTrailers(const HeaderMap& t) {
+  encoder_.encodeTrailers(bufferevent_get_output(bev_), t);
+}
 
 void DownstreamConnection::streamEnded(bool reset) {
   worker_.deferDelete(std::move(stream_));

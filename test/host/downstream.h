@@ -46,9 +46,9 @@ class DownstreamConnection : public Deletable, private Http1Parser::Callbacks, p
   bool request_complete_ = false;
   bool keep_alive_ = true;
   bool head_request_ = false;
-  bool closing_ = false;   // close once the output is flushed
+  bool closing_ = false;  // close once the output is flushed
   bool closed_ = false;
-  bool waiting_ = false;   // a full request was read; its response is not done yet
+  bool waiting_ = false;  // a full request was read; its response is not done yet
   uint64_t next_stream_id_ = 1;
 };
 

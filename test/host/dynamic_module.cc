@@ -17,7 +17,9 @@ DynamicModule::~DynamicModule() {
   if (handle_) dlclose(handle_);
 }
 
-void* DynamicModule::symbol(const char* name) const { return dlsym(handle_, name); }
+void* DynamicModule::symbol(const char* name) const {
+  return dlsym(handle_, name);
+}
 
 namespace {
 std::mutex g_modules_mutex;
@@ -43,7 +45,8 @@ std::shared_ptr<DynamicModule> openAt(const std::string& path, const DynamicModu
     throw std::runtime_error("Unable to load dynamic module " + ref.name +
                              ": symbol envoy_dynamic_module_on_program_init not found");
   const char* version = init();
-  if (!version) throw std::runtime_error("Unable to load dynamic module " + ref.name + ": on_program_init returned NULL");
+  if (!version)
+    throw std::runtime_error("Unable to load dynamic module " + ref.name + ": on_program_init returned NULL");
   const std::string v(version);  // copied at once, as Envoy 1.40 does
   if (v == NODEVOY_ENVOY_ABI_VERSION)
     logLine(LogLevel::Info, "dynamic_modules", "loaded dynamic module " + path + " (ABI " + v + ")");

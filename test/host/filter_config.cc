@@ -43,7 +43,9 @@ void StatsStore::bump(const std::string& name, uint64_t by) {
 }
 
 FilterConfig::FilterConfig(const HttpFilterConfig& cfg, std::shared_ptr<DynamicModule> module)
-    : name_(cfg.name), metrics_namespace_(cfg.module.metrics_namespace), module_(std::move(module)),
+    : name_(cfg.name),
+      metrics_namespace_(cfg.module.metrics_namespace),
+      module_(std::move(module)),
       main_thread_(std::this_thread::get_id()) {
   hooks_ = resolveHttpFilterHooks(*module_);
   envoy_dynamic_module_type_envoy_buffer n{cfg.filter_name.data(), cfg.filter_name.size()};
@@ -70,14 +72,17 @@ envoy_dynamic_module_type_metrics_result FilterConfig::define(MetricKind kind, s
   auto& m = *vec.back();
   if (m.label_names.empty()) {
     std::lock_guard lock(m.mu);
-    if (kind == MetricKind::Histogram) m.histograms.try_emplace(std::vector<std::string>{});
-    else m.values.try_emplace(std::vector<std::string>{}, 0);
+    if (kind == MetricKind::Histogram)
+      m.histograms.try_emplace(std::vector<std::string>{});
+    else
+      m.values.try_emplace(std::vector<std::string>{}, 0);
   }
   return envoy_dynamic_module_type_metrics_result_Success;
 }
 
-envoy_dynamic_module_type_metrics_result FilterConfig::record(MetricKind kind, size_t id, std::vector<std::string> labels,
-                                                              int64_t delta, bool set) {
+envoy_dynamic_module_type_metrics_result FilterConfig::record(MetricKind kind, size_t id,
+                                                              std::vector<std::string> labels, int64_t delta,
+                                                              bool set) {
   auto& vec = kind == MetricKind::Counter ? counters_ : kind == MetricKind::Gauge ? gauges_ : histograms_;
   if (id >= vec.size()) return envoy_dynamic_module_type_metrics_result_MetricNotFound;
   auto& m = *vec[id];

@@ -40,7 +40,9 @@ double binWidth(uint32_t key) {
 }
 }  // namespace
 
-void Histogram::record(uint64_t value) { pending_[binOf(value)]++; }
+void Histogram::record(uint64_t value) {
+  pending_[binOf(value)]++;
+}
 
 void Histogram::flush() {
   for (const auto& [key, n] : pending_) cumulative_[key] += n;

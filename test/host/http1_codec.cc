@@ -28,9 +28,13 @@ long Http1Parser::feed(const char* data, size_t len) {
   return static_cast<long>(n);
 }
 
-void Http1Parser::finishOnEof() { http_parser_execute(&parser_, &settings_, nullptr, 0); }
+void Http1Parser::finishOnEof() {
+  http_parser_execute(&parser_, &settings_, nullptr, 0);
+}
 
-std::string Http1Parser::error() const { return http_errno_description(HTTP_PARSER_ERRNO(&parser_)); }
+std::string Http1Parser::error() const {
+  return http_errno_description(HTTP_PARSER_ERRNO(&parser_));
+}
 
 int Http1Parser::onMessageBegin(http_parser* p) {
   auto* self = static_cast<Http1Parser*>(p->data);
@@ -51,7 +55,9 @@ int Http1Parser::onUrl(http_parser* p, const char* at, size_t len) {
   return 0;
 }
 
-int Http1Parser::onStatus(http_parser*, const char*, size_t) { return 0; }
+int Http1Parser::onStatus(http_parser*, const char*, size_t) {
+  return 0;
+}
 
 void Http1Parser::flushHeader() {
   if (field_.empty()) return;
@@ -100,7 +106,8 @@ int Http1Parser::onHeadersComplete(http_parser* p) {
   } else {
     h.add(":status", std::to_string(p->status_code));
     const bool bodiless = self->no_body_ || p->status_code == 204 || p->status_code == 304 || p->status_code / 100 == 1;
-    self->has_body_ = !bodiless && (chunked || has_cl || (p->content_length == ULLONG_MAX && !http_should_keep_alive(p)));
+    self->has_body_ =
+        !bodiless && (chunked || has_cl || (p->content_length == ULLONG_MAX && !http_should_keep_alive(p)));
     // Filters on Envoy see the upstream's connection and transfer-encoding as received (the connection
     // manager strips them on the way out); keep-alive never reaches them.
     for (auto& [k, v] : self->headers_.entries())
@@ -126,8 +133,10 @@ int Http1Parser::onMessageCompleteCb(http_parser* p) {
   self->in_message_ = false;
   const bool keep_alive = http_should_keep_alive(p) != 0;
   if (self->has_body_) {
-    if (self->trailers_.size() > 0 && self->trailers_enabled_) self->cb_.onTrailers(std::move(self->trailers_));
-    else self->cb_.onData(std::string_view(), true);
+    if (self->trailers_.size() > 0 && self->trailers_enabled_)
+      self->cb_.onTrailers(std::move(self->trailers_));
+    else
+      self->cb_.onData(std::string_view(), true);
   }
   self->no_body_ = false;
   http_parser_pause(p, 1);
@@ -205,23 +214,40 @@ void Http1Encoder::encodeTrailers(evbuffer* out, const HeaderMap& t) {
 
 const char* reasonPhrase(int s) {
   switch (s) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 

@@ -70,7 +70,8 @@ class Http1Encoder {
  public:
   // trailers: enable_trailers for this side. Off, encodeTrailers ends the body without trailer lines.
   explicit Http1Encoder(bool trailers) : trailers_enabled_(trailers) {}
-  void encodeHeaders(evbuffer* out, const HeaderMap& headers, bool end_stream, bool request, bool head_response = false);
+  void encodeHeaders(evbuffer* out, const HeaderMap& headers, bool end_stream, bool request,
+                     bool head_response = false);
   void encodeData(evbuffer* out, std::string_view data, bool end_stream);
   void encodeTrailers(evbuffer* out, const HeaderMap& trailers);
   bool done() const { return done_; }

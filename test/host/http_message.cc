@@ -7,11 +7,14 @@ namespace host {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
-int statusCode(const HeaderMap& h) { return std::atoi(std::string(h.get(":status").value_or("0")).c_str()); }
+int statusCode(const HeaderMap& h) {
+  return std::atoi(std::string(h.get(":status").value_or("0")).c_str());
+}
 
 std::string HeaderMap::canonical(std::string_view key) const {
   std::string k = lower(key);
@@ -49,7 +52,8 @@ void HeaderMap::add(std::string_view key, std::string_view value) {
       }
   }
   if (!k.empty() && k[0] == ':') {
-    auto it = std::find_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.first.empty() || e.first[0] != ':'; });
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [](const Entry& e) { return e.first.empty() || e.first[0] != ':'; });
     entries_.emplace(it, std::move(k), std::string(value));
     return;
   }

@@ -39,9 +39,9 @@ void logLine(LogLevel level, std::string_view logger, std::string_view msg) {
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
   std::lock_guard lock(g_log_mutex);
-  std::fprintf(stderr, "[%s.%03lld][%ld][%s][%.*s] %.*s\n", ts, static_cast<long long>(ms), static_cast<long>(syscall(SYS_gettid)),
-               kNames[static_cast<int>(level)], static_cast<int>(logger.size()), logger.data(), static_cast<int>(msg.size()),
-               msg.data());
+  std::fprintf(stderr, "[%s.%03lld][%ld][%s][%.*s] %.*s\n", ts, static_cast<long long>(ms),
+               static_cast<long>(syscall(SYS_gettid)), kNames[static_cast<int>(level)], static_cast<int>(logger.size()),
+               logger.data(), static_cast<int>(msg.size()), msg.data());
   std::fflush(stderr);
 }
 

@@ -77,9 +77,13 @@ void usage() {
                "A test/development host for Envoy dynamic modules. It is not Envoy.\n";
 }
 
-void onSignal(evutil_socket_t, short, void* arg) { event_base_loopbreak(static_cast<event_base*>(arg)); }
+void onSignal(evutil_socket_t, short, void* arg) {
+  event_base_loopbreak(static_cast<event_base*>(arg));
+}
 
-void onStatsFlush(evutil_socket_t, short, void*) { StatsStore::get().flush(); }
+void onStatsFlush(evutil_socket_t, short, void*) {
+  StatsStore::get().flush();
+}
 }  // namespace
 }  // namespace host
 
@@ -87,7 +91,8 @@ int main(int argc, char** argv) {
   using namespace host;
   std::string config_path;
   uint32_t concurrency = std::max(1u, std::thread::hardware_concurrency());
-  bool check = std::getenv("NODEVOY_HOST_CHECK_LIFETIMES") && std::string(std::getenv("NODEVOY_HOST_CHECK_LIFETIMES")) == "1";
+  bool check =
+      std::getenv("NODEVOY_HOST_CHECK_LIFETIMES") && std::string(std::getenv("NODEVOY_HOST_CHECK_LIFETIMES")) == "1";
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -97,8 +102,10 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "-c" || a == "--config-path") config_path = value();
-    else if (a == "--concurrency") concurrency = static_cast<uint32_t>(std::stoul(value()));
+    if (a == "-c" || a == "--config-path")
+      config_path = value();
+    else if (a == "--concurrency")
+      concurrency = static_cast<uint32_t>(std::stoul(value()));
     else if (a == "-l" || a == "--log-level") {
       bool ok;
       auto lvl = parseLogLevel(value(), &ok);
@@ -107,7 +114,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       g_log_level = static_cast<int>(lvl);
-    } else if (a == "--check-lifetimes") check = true;
+    } else if (a == "--check-lifetimes")
+      check = true;
     else {
       usage();
       return 1;
@@ -131,7 +139,8 @@ int main(int argc, char** argv) {
       listeners.back()->fd = bindListener(l);
     }
   } catch (const std::exception& e) {
-    logLine(LogLevel::Critical, "main", std::string("error initializing configuration '") + config_path + "': " + e.what());
+    logLine(LogLevel::Critical, "main",
+            std::string("error initializing configuration '") + config_path + "': " + e.what());
     listeners.clear();
     return 1;
   }
@@ -149,7 +158,8 @@ int main(int argc, char** argv) {
   event_add(stats_flush.get(), &flush_every);
   if (bootstrap.admin) {
     std::string err;
-    if (!startAdmin(g_main_base, *bootstrap.admin, [] { event_base_loopbreak(g_main_base); }, &err)) {
+    if (!startAdmin(
+            g_main_base, *bootstrap.admin, [] { event_base_loopbreak(g_main_base); }, &err)) {
       logLine(LogLevel::Critical, "main", err);
       return 1;
     }
@@ -165,9 +175,11 @@ int main(int argc, char** argv) {
   for (auto& w : workers) w->start();
   for (auto& l : listeners)
     logLine(LogLevel::Info, "main",
-            "listener '" + l->config->name + "' on " + l->config->address.address + ":" + std::to_string(l->config->address.port));
-  logLine(LogLevel::Info, "main", "nodevoy-host ready with " + std::to_string(concurrency) + " worker(s)" +
-                                      (check ? ", lifetime checks on" : ""));
+            "listener '" + l->config->name + "' on " + l->config->address.address + ":" +
+                std::to_string(l->config->address.port));
+  logLine(
+      LogLevel::Info, "main",
+      "nodevoy-host ready with " + std::to_string(concurrency) + " worker(s)" + (check ? ", lifetime checks on" : ""));
 
   event_base_loop(g_main_base, EVLOOP_NO_EXIT_ON_EMPTY);
 

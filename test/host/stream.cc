@@ -21,7 +21,8 @@ constexpr int kStopAndBuffer = 1, kStopAndWatermark = 2, kStopNoBuffer = 3;
 
 uint64_t nowUs() {
   return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
 }
 
 std::string uuid4() {
@@ -60,7 +61,8 @@ ActiveStream::~ActiveStream() {
 
 const RouteEntry* ActiveStream::route() {
   if (!route_cached_) {
-    route_ = listener_.match(request_headers_.get(":authority").value_or(""), request_headers_.get(":path").value_or("/"));
+    route_ =
+        listener_.match(request_headers_.get(":authority").value_or(""), request_headers_.get(":path").value_or("/"));
     route_cached_ = true;
   }
   return route_;
@@ -93,7 +95,8 @@ void ActiveStream::createFilters() {
 // defaults the host supports: use_remote_address false, no upgrade configs), as measured on 1.39/1.40.
 void ActiveStream::mutateRequestHeaders() {
   auto& h = request_headers_;
-  for (const char* k : {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "x-envoy-internal"})
+  for (const char* k :
+       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "x-envoy-internal"})
     h.remove(k);
   // TE survives (in its place) only as "trailers", the one value meaningful end to end.
   bool te_trailers = false;
@@ -201,8 +204,10 @@ void ActiveStream::iterate(Dir d, Ev ev, size_t pos, Buffer chunk, bool end) {
     if (d == Dir::Encode && local_reply_active_ && f.sent_local_reply) continue;
     const bool at_stop = s.stopped_at == static_cast<int>(pos);
     if (at_stop && (s.stop_all || ev == Ev::Headers)) {  // held without calling the filter
-      if (ev == Ev::Data) holdData(d, std::move(chunk));
-      else if (ev == Ev::Trailers) s.trailers_held = true;
+      if (ev == Ev::Data)
+        holdData(d, std::move(chunk));
+      else if (ev == Ev::Trailers)
+        s.trailers_held = true;
       return;
     }
     if (ev == Ev::Headers) {
@@ -325,8 +330,10 @@ void ActiveStream::sink(Dir d, Ev ev, Buffer& chunk, bool end) {
     if (ev == Ev::Headers) {
       routerHeaders(end);
     } else if (upstream_) {
-      if (ev == Ev::Data) upstream_->sendData(chunk.toString(), end);
-      else upstream_->sendTrailers(*request_trailers_);
+      if (ev == Ev::Data)
+        upstream_->sendData(chunk.toString(), end);
+      else
+        upstream_->sendTrailers(*request_trailers_);
     }
     // Envoy's route timeout spans from the end of the downstream request (as the router sees it) to
     // the end of the upstream response, so it starts only once end_stream reached the router.
@@ -359,14 +366,16 @@ void ActiveStream::routerHeaders(bool end) {
     return;
   }
   if (r->route->direct_response) {
-    sendLocalReply(r->route->direct_response->status, r->route->direct_response->body, HeaderMap(), "direct_response", nullptr);
+    sendLocalReply(r->route->direct_response->status, r->route->direct_response->body, HeaderMap(), "direct_response",
+                   nullptr);
     return;
   }
   // A module may have removed what the upstream codec needs: the router answers 503 naming it.
   for (const char* k : {":method", ":path"}) {
     if (!request_headers_.get(k)) {
       sendLocalReply(503, std::string("missing required header: ") + k, HeaderMap(),
-                     std::string("filter_removed_required_request_headers{missing_required_header:_") + k + "}", nullptr);
+                     std::string("filter_removed_required_request_headers{missing_required_header:_") + k + "}",
+                     nullptr);
       return;
     }
   }
@@ -384,7 +393,8 @@ void ActiveStream::routerHeaders(bool end) {
     }
   }
   // The router tells the upstream how long it will wait (the route timeout; none when disabled).
-  if (r->route->timeout_ms > 0) request_headers_.set("x-envoy-expected-rq-timeout-ms", std::to_string(r->route->timeout_ms));
+  if (r->route->timeout_ms > 0)
+    request_headers_.set("x-envoy-expected-rq-timeout-ms", std::to_string(r->route->timeout_ms));
   const HeaderMap& h = request_headers_;
   upstream_headers_seen_ = false;
   upstream_start_us_ = nowUs();
@@ -453,14 +463,16 @@ void ActiveStream::onUpstreamReset(const std::string& reason) {
   cancelUpstream();
   StatsStore::get().bump("cluster.upstream_rq_reset");
   if (!upstream_headers_seen_ && !response_started_) {
-    sendLocalReply(503, "upstream connect error or disconnect/reset before headers. reset reason: " + resetReasonText(reason), HeaderMap(),
-                   "upstream_reset_before_response_started{" + reason + "}", nullptr);
+    sendLocalReply(
+        503, "upstream connect error or disconnect/reset before headers. reset reason: " + resetReasonText(reason),
+        HeaderMap(), "upstream_reset_before_response_started{" + reason + "}", nullptr);
   } else {
     resetStream("upstream_reset_after_response_started{" + reason + "}");
   }
 }
 
-void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap extra, std::string details, FilterSlot* from) {
+void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap extra, std::string details,
+                                  FilterSlot* from) {
   if (ended_) return;
   if (response_started_) {  // too late for a reply: the client sees a reset, as on Envoy
     resetStream(details);
@@ -474,8 +486,9 @@ void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap e
   for (auto& s : slots_) {
     if (!s->config->hooks().local_reply) continue;
     HookScope scope(&worker_);
-    auto st = s->config->hooks().local_reply(s.get(), s->module_filter, status,
-                                             envoy_dynamic_module_type_envoy_buffer{worker_.lend(details), details.size()}, false);
+    auto st = s->config->hooks().local_reply(
+        s.get(), s->module_filter, status,
+        envoy_dynamic_module_type_envoy_buffer{worker_.lend(details), details.size()}, false);
     if (st == envoy_dynamic_module_type_on_http_filter_local_reply_status_ContinueAndResetStream) reset = true;
     if (ended_) return;
   }
@@ -496,7 +509,8 @@ void ActiveStream::sendLocalReply(uint32_t status, std::string body, HeaderMap e
   response_headers_.add(":status", std::to_string(status));
   if (!body.empty()) {
     response_headers_.add("content-length", std::to_string(body.size()));
-    if (!extra.get("content-type")) response_headers_.add("content-type", "text/plain");  // as Envoy: only if the reply has none
+    if (!extra.get("content-type"))
+      response_headers_.add("content-type", "text/plain");  // as Envoy: only if the reply has none
   }
   for (const auto& [k, v] : extra.entries()) response_headers_.add(k, v);
   response_trailers_.reset();
@@ -539,20 +553,28 @@ void ActiveStream::complete(bool reset) {
 
 HeaderMap* ActiveStream::headerMap(envoy_dynamic_module_type_http_header_type t) {
   switch (t) {
-    case envoy_dynamic_module_type_http_header_type_RequestHeader: return &request_headers_;
-    case envoy_dynamic_module_type_http_header_type_RequestTrailer: return request_trailers_ ? &*request_trailers_ : nullptr;
-    case envoy_dynamic_module_type_http_header_type_ResponseHeader: return upstream_headers_seen_ || local_reply_active_ ? &response_headers_ : nullptr;
-    case envoy_dynamic_module_type_http_header_type_ResponseTrailer: return response_trailers_ ? &*response_trailers_ : nullptr;
+    case envoy_dynamic_module_type_http_header_type_RequestHeader:
+      return &request_headers_;
+    case envoy_dynamic_module_type_http_header_type_RequestTrailer:
+      return request_trailers_ ? &*request_trailers_ : nullptr;
+    case envoy_dynamic_module_type_http_header_type_ResponseHeader:
+      return upstream_headers_seen_ || local_reply_active_ ? &response_headers_ : nullptr;
+    case envoy_dynamic_module_type_http_header_type_ResponseTrailer:
+      return response_trailers_ ? &*response_trailers_ : nullptr;
   }
   return nullptr;
 }
 
 Buffer* ActiveStream::body(envoy_dynamic_module_type_http_body_type t) {
   switch (t) {
-    case envoy_dynamic_module_type_http_body_type_ReceivedRequestBody: return dec_.received;
-    case envoy_dynamic_module_type_http_body_type_BufferedRequestBody: return &dec_.buffer;
-    case envoy_dynamic_module_type_http_body_type_ReceivedResponseBody: return enc_.received;
-    case envoy_dynamic_module_type_http_body_type_BufferedResponseBody: return &enc_.buffer;
+    case envoy_dynamic_module_type_http_body_type_ReceivedRequestBody:
+      return dec_.received;
+    case envoy_dynamic_module_type_http_body_type_BufferedRequestBody:
+      return &dec_.buffer;
+    case envoy_dynamic_module_type_http_body_type_ReceivedResponseBody:
+      return enc_.received;
+    case envoy_dynamic_module_type_http_body_type_BufferedResponseBody:
+      return &enc_.buffer;
   }
   return nullptr;
 }
@@ -564,28 +586,41 @@ std::optional<std::string> ActiveStream::attributeString(envoy_dynamic_module_ty
   };
   const std::string path(request_headers_.get(":path").value_or(""));
   switch (id) {
-    case envoy_dynamic_module_type_attribute_id_RequestPath: return hdr(":path");
-    case envoy_dynamic_module_type_attribute_id_RequestUrlPath: return path.substr(0, path.find('?'));
+    case envoy_dynamic_module_type_attribute_id_RequestPath:
+      return hdr(":path");
+    case envoy_dynamic_module_type_attribute_id_RequestUrlPath:
+      return path.substr(0, path.find('?'));
     case envoy_dynamic_module_type_attribute_id_RequestQuery:
       return path.find('?') == std::string::npos ? std::string() : path.substr(path.find('?') + 1);
-    case envoy_dynamic_module_type_attribute_id_RequestHost: return hdr(":authority");
-    case envoy_dynamic_module_type_attribute_id_RequestScheme: return hdr(":scheme");
-    case envoy_dynamic_module_type_attribute_id_RequestMethod: return hdr(":method");
-    case envoy_dynamic_module_type_attribute_id_RequestReferer: return hdr("referer");
-    case envoy_dynamic_module_type_attribute_id_RequestUserAgent: return hdr("user-agent");
-    case envoy_dynamic_module_type_attribute_id_RequestId: return request_id_;
-    case envoy_dynamic_module_type_attribute_id_RequestProtocol: return std::string("HTTP/1.1");
+    case envoy_dynamic_module_type_attribute_id_RequestHost:
+      return hdr(":authority");
+    case envoy_dynamic_module_type_attribute_id_RequestScheme:
+      return hdr(":scheme");
+    case envoy_dynamic_module_type_attribute_id_RequestMethod:
+      return hdr(":method");
+    case envoy_dynamic_module_type_attribute_id_RequestReferer:
+      return hdr("referer");
+    case envoy_dynamic_module_type_attribute_id_RequestUserAgent:
+      return hdr("user-agent");
+    case envoy_dynamic_module_type_attribute_id_RequestId:
+      return request_id_;
+    case envoy_dynamic_module_type_attribute_id_RequestProtocol:
+      return std::string("HTTP/1.1");
     case envoy_dynamic_module_type_attribute_id_ResponseCodeDetails:
       return response_code_details_.empty() ? std::optional<std::string>() : response_code_details_;
-    case envoy_dynamic_module_type_attribute_id_SourceAddress: return sink_->remoteAddress();
-    case envoy_dynamic_module_type_attribute_id_DestinationAddress: return sink_->localAddress();
+    case envoy_dynamic_module_type_attribute_id_SourceAddress:
+      return sink_->remoteAddress();
+    case envoy_dynamic_module_type_attribute_id_DestinationAddress:
+      return sink_->localAddress();
     case envoy_dynamic_module_type_attribute_id_XdsRouteName:  // "" for an unnamed route, as on Envoy
       return route() ? std::optional<std::string>(route()->route->name) : std::nullopt;
     case envoy_dynamic_module_type_attribute_id_XdsVirtualHostName:
       return route() ? std::optional<std::string>(route()->vhost->name) : std::nullopt;
     case envoy_dynamic_module_type_attribute_id_XdsClusterName:
-      return route() && !route()->route->cluster.empty() ? std::optional<std::string>(route()->route->cluster) : std::nullopt;
-    default: return std::nullopt;
+      return route() && !route()->route->cluster.empty() ? std::optional<std::string>(route()->route->cluster)
+                                                         : std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -598,11 +633,16 @@ std::optional<uint64_t> ActiveStream::attributeInt(envoy_dynamic_module_type_att
   switch (id) {
     case envoy_dynamic_module_type_attribute_id_ResponseCode:
       return response_code_ ? std::optional<uint64_t>(response_code_) : std::nullopt;
-    case envoy_dynamic_module_type_attribute_id_SourcePort: return port(sink_->remoteAddress());
-    case envoy_dynamic_module_type_attribute_id_DestinationPort: return port(sink_->localAddress());
-    case envoy_dynamic_module_type_attribute_id_ConnectionId: return id_;
-    case envoy_dynamic_module_type_attribute_id_RequestDuration: return nowUs() - start_us_;
-    default: return std::nullopt;
+    case envoy_dynamic_module_type_attribute_id_SourcePort:
+      return port(sink_->remoteAddress());
+    case envoy_dynamic_module_type_attribute_id_DestinationPort:
+      return port(sink_->localAddress());
+    case envoy_dynamic_module_type_attribute_id_ConnectionId:
+      return id_;
+    case envoy_dynamic_module_type_attribute_id_RequestDuration:
+      return nowUs() - start_us_;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -611,9 +651,9 @@ void ActiveStream::onScheduled(FilterSlot* slot, uint64_t event_id) {
   slot->config->hooks().scheduled(slot, slot->module_filter, event_id);
 }
 
-envoy_dynamic_module_type_http_callout_init_result ActiveStream::startCallout(FilterSlot* slot, uint64_t* id, std::string cluster,
-                                                                              HeaderMap headers, std::string body,
-                                                                              uint64_t timeout_ms) {
+envoy_dynamic_module_type_http_callout_init_result ActiveStream::startCallout(FilterSlot* slot, uint64_t* id,
+                                                                              std::string cluster, HeaderMap headers,
+                                                                              std::string body, uint64_t timeout_ms) {
   if (!headers.get(":method") || !headers.get(":path") || !headers.get(":authority"))  // "host" is ":authority"
     return envoy_dynamic_module_type_http_callout_init_result_MissingRequiredHeaders;
   bool found = false;
@@ -645,8 +685,9 @@ void ActiveStream::calloutDone(Callout* c, envoy_dynamic_module_type_http_callou
       hs.push_back({worker_.lend(k), k.size(), worker_.lend(v), v.size()});
     std::vector<envoy_dynamic_module_type_envoy_buffer> chunks;
     for (const auto& s : owned->body().slices()) chunks.push_back({worker_.lend(s), s.size()});
-    slot->config->hooks().http_callout_done(slot, slot->module_filter, owned->id(), result, hs.empty() ? nullptr : hs.data(),
-                                            hs.size(), chunks.empty() ? nullptr : chunks.data(), chunks.size());
+    slot->config->hooks().http_callout_done(slot, slot->module_filter, owned->id(), result,
+                                            hs.empty() ? nullptr : hs.data(), hs.size(),
+                                            chunks.empty() ? nullptr : chunks.data(), chunks.size());
   }
   worker_.deferDelete(std::move(owned));
 }

@@ -29,7 +29,7 @@ struct FilterSlot {
   FilterConfig* config = nullptr;
   const void* module_filter = nullptr;
   size_t index = 0;
-  bool sent_local_reply = false;      // its own encode hooks are skipped for that reply
+  bool sent_local_reply = false;                            // its own encode hooks are skipped for that reply
   std::shared_ptr<char> alive = std::make_shared<char>(0);  // schedulers hold a weak_ptr
 };
 
@@ -87,30 +87,33 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   std::map<std::string, std::map<std::string, MetadataValue>>& dynamicMetadata() { return metadata_; }
   std::map<std::string, std::string>& filterState() { return filter_state_; }
   envoy_dynamic_module_type_http_callout_init_result startCallout(FilterSlot* slot, uint64_t* id, std::string cluster,
-                                                                  HeaderMap headers, std::string body, uint64_t timeout_ms);
+                                                                  HeaderMap headers, std::string body,
+                                                                  uint64_t timeout_ms);
   void calloutDone(Callout* c, envoy_dynamic_module_type_http_callout_result result);
   void onScheduled(FilterSlot* slot, uint64_t event_id);
   Worker& worker() { return worker_; }
 
  private:
   struct Direction {
-    int stopped_at = -1;   // position (in this direction's order) holding iteration, -1 none
+    int stopped_at = -1;  // position (in this direction's order) holding iteration, -1 none
     bool stop_all = false;
-    bool watermark = false;     // a *Watermark status: flow control instead of a hard buffer limit
+    bool watermark = false;  // a *Watermark status: flow control instead of a hard buffer limit
     bool headers_held = false;
-    bool headers_end = false;   // the held headers ended the stream
-    int dont_end_at = -1;       // position that returned ContinueAndDontEndStream
+    bool headers_end = false;  // the held headers ended the stream
+    int dont_end_at = -1;      // position that returned ContinueAndDontEndStream
     bool trailers_held = false;
-    bool end_received = false;  // the source sent end_stream
-    bool end_passed = false;    // end_stream went past the stop point
-    Buffer buffer;              // Envoy's buffered body for this direction
-    Buffer* received = nullptr; // the chunk of the body hook now running
+    bool end_received = false;   // the source sent end_stream
+    bool end_passed = false;     // end_stream went past the stop point
+    Buffer buffer;               // Envoy's buffered body for this direction
+    Buffer* received = nullptr;  // the chunk of the body hook now running
     bool received_is_buffered = false;
   };
   Direction& dir(Dir d) { return d == Dir::Decode ? dec_ : enc_; }
   const Direction& dir(Dir d) const { return d == Dir::Decode ? dec_ : enc_; }
   FilterSlot& at(Dir d, size_t pos) { return *slots_[d == Dir::Decode ? pos : slots_.size() - 1 - pos]; }
-  size_t position(Dir d, const FilterSlot* s) const { return d == Dir::Decode ? s->index : slots_.size() - 1 - s->index; }
+  size_t position(Dir d, const FilterSlot* s) const {
+    return d == Dir::Decode ? s->index : slots_.size() - 1 - s->index;
+  }
   bool halted(Dir d) const { return ended_ || (d == Dir::Decode && decode_halted_); }
 
   void createFilters();
@@ -141,7 +144,7 @@ class ActiveStream : public Deletable, private UpstreamCallbacks {
   Direction dec_, enc_;
   HeaderMap request_headers_{HeaderKind::RequestHeaders}, response_headers_{HeaderKind::ResponseHeaders};
   std::optional<HeaderMap> request_trailers_, response_trailers_;
-  bool decode_halted_ = false;   // a local reply or the router's end: no more decoding
+  bool decode_halted_ = false;     // a local reply or the router's end: no more decoding
   bool response_started_ = false;  // headers written downstream
   bool local_reply_active_ = false;
   uint64_t encode_epoch_ = 0;  // bumped by a local reply: encode iterations already running are stale

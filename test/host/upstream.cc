@@ -134,8 +134,10 @@ void UpstreamConnection::maybeRelease() {
   if (closed_) return;
   // A response that ended before its request was fully sent leaves the request half on the wire:
   // the connection cannot carry another one (Envoy's HTTP/1 client closes it too).
-  if (request_done_ && keep_alive_) pool_.release(this);
-  else close();
+  if (request_done_ && keep_alive_)
+    pool_.release(this);
+  else
+    close();
 }
 
 void UpstreamConnection::reset(const std::string& reason) {

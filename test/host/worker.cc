@@ -29,7 +29,9 @@ std::string addrString(const sockaddr* sa) {
 }
 }  // namespace
 
-Worker* Worker::current() { return t_current; }
+Worker* Worker::current() {
+  return t_current;
+}
 
 Worker::Worker(uint32_t index, const HostOptions& opts, const std::vector<ListenerRuntime*>& listeners)
     : index_(index), opts_(opts), listeners_(listeners) {
@@ -150,7 +152,7 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, 
   socklen_t llen = sizeof local;
   getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
   auto conn = std::make_unique<DownstreamConnection>(*ctx->worker, *ctx->listener, fd, addrString(addr),
-                                                      addrString(reinterpret_cast<sockaddr*>(&local)));
+                                                     addrString(reinterpret_cast<sockaddr*>(&local)));
   conn.release();  // owned by the worker's connection set; freed through deferred deletion on close
 }
 

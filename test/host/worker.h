@@ -47,7 +47,7 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  void stop();  // from the main thread: reset live streams, drain, join
+  void stop();               // from the main thread: reset live streams, drain, join
   static Worker* current();  // the worker owning the calling thread, or null
 
   uint32_t index() const { return index_; }
@@ -63,7 +63,7 @@ class Worker {
   void enterHook() { hook_depth_++; }
   void leaveHook();
   int hookDepth() const { return hook_depth_; }
-  const char* lend(std::string_view bytes);  // the pointer handed to the module for these bytes
+  const char* lend(std::string_view bytes);      // the pointer handed to the module for these bytes
   const char* lendCopy(std::string_view bytes);  // for values with no storage of their own; lives to hook end
 
   // Live filter slots: a callback with anything else is a dead or foreign pointer.

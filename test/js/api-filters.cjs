@@ -5,13 +5,19 @@ const { upper } = require('./ascii.cjs');
 
 // 1. bodies, streamed chunk by chunk
 exports.uppercase = defineFilter({
-  onRequestHeaders(req) { req.headers.delete('content-length'); },
+  onRequestHeaders(req) {
+    req.headers.delete('content-length');
+  },
   onRequestData(chunk) {
     if (chunk.text().includes('drop-me')) return null;
     return upper(chunk.bytes);
   },
-  onResponseHeaders(res) { res.headers.delete('content-length'); },
-  onResponseData(chunk) { return upper(chunk.bytes); },
+  onResponseHeaders(res) {
+    res.headers.delete('content-length');
+  },
+  onResponseData(chunk) {
+    return upper(chunk.bytes);
+  },
 });
 
 // counts bytes and chunks, keeping nothing; reports through dynamic metadata... and a trailer-free header on the response
@@ -20,7 +26,7 @@ exports.chunkStats = defineFilter({
   onRequestData(chunk) {
     seen.bytes += chunk.bytes.length;
     seen.chunks++;
-    seen.last = chunk.bytes;  // kept on purpose: must be detached after the call
+    seen.last = chunk.bytes; // kept on purpose: must be detached after the call
   },
   onResponseHeaders(res) {
     res.headers.set('x-seen-bytes', String(seen.bytes));
@@ -57,7 +63,9 @@ exports.wholeBody = defineFilter({
 
 // reading the request body in the response phase is a typed error
 exports.bodyReadAfterHeaders = defineFilter({
-  onRequestHeaders(req, ctx) { ctx.saved = req; },
+  onRequestHeaders(req, ctx) {
+    ctx.saved = req;
+  },
   async onResponseHeaders(res, ctx) {
     try {
       await ctx.saved.body.bytes();
@@ -152,7 +160,9 @@ exports.clusterFetch = defineFilter({
       req.headers.set('x-auth-body', body.body);
       req.headers.set('x-auth-is-response', String(res instanceof Response));
     } catch (e) {
-      return ctx.respond(504, `fetch failed: ${e.name}: ${e.message}`, { 'x-fetch-error': String(e instanceof FetchError) });
+      return ctx.respond(504, `fetch failed: ${e.name}: ${e.message}`, {
+        'x-fetch-error': String(e instanceof FetchError),
+      });
     }
   },
 });
@@ -164,7 +174,10 @@ exports.fetchShapes = defineFilter({
     await ctx.fetch('auth', '/shape?q=1', init);
     await ctx.fetch('auth', new Request('http://auth/shape?q=1', init));
     await ctx.fetch('auth', new URL('http://auth/dup'), { headers: { 'x-d': 'a', 'X-D': 'b' } });
-    const bad = await ctx.fetch('auth', '/bad', { headers: { 'bad name': 'x' } }).then(() => 'sent', (e) => e.name);
+    const bad = await ctx.fetch('auth', '/bad', { headers: { 'bad name': 'x' } }).then(
+      () => 'sent',
+      (e) => e.name,
+    );
     req.headers.set('x-bad-header', bad);
   },
 });
@@ -182,12 +195,15 @@ exports.info = defineFilter({
     ctx.metadata.set('nodevoy.test', 'admin', true);
     ctx.filterState.set('nodevoy.state', 'kept');
     if (req.headers.get('x-reroute')) {
-      req.headers.set(':path', '/v2' + req.path);
+      req.headers.set(':path', `/v2${req.path}`);
       ctx.clearRouteCache();
     }
   },
   onResponseHeaders(res, ctx) {
-    res.headers.set('x-meta', `${ctx.metadata.get('nodevoy.test', 'user')},${ctx.metadata.get('nodevoy.test', 'score')},${ctx.metadata.get('nodevoy.test', 'admin')}`);
+    res.headers.set(
+      'x-meta',
+      `${ctx.metadata.get('nodevoy.test', 'user')},${ctx.metadata.get('nodevoy.test', 'score')},${ctx.metadata.get('nodevoy.test', 'admin')}`,
+    );
     res.headers.set('x-state', String(ctx.filterState.get('nodevoy.state')));
     res.headers.set('x-attr-code', String(ctx.attribute('response.code')));
     res.headers.set('x-missing-meta', String(ctx.metadata.get('nodevoy.test', 'nope')));
@@ -212,7 +228,7 @@ exports.copyMeter = defineFilter({
     req.headers.delete('content-length');
   },
   onRequestData(chunk) {
-    return upper(chunk.bytes);  // reads the zero-copy view, returns its own bytes
+    return upper(chunk.bytes); // reads the zero-copy view, returns its own bytes
   },
   onResponseHeaders(res, ctx) {
     res.headers.set('x-copied', String(binding.bytesCopiedToJs() - ctx.copiedAtStart));

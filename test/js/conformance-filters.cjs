@@ -51,7 +51,8 @@ exports.wholeBodies = defineFilter({
     if (req.method === 'POST') req.headers.set('x-request-bytes', String((await req.body.bytes()).length));
   },
   async onResponseHeaders(res) {
-    if (res.headers.get('x-read-response')) res.headers.set('x-response-bytes', String((await res.body.bytes()).length));
+    if (res.headers.get('x-read-response'))
+      res.headers.set('x-response-bytes', String((await res.body.bytes()).length));
   },
 });
 
@@ -70,10 +71,26 @@ exports.fetcher = defineFilter({
 // Reports attributes as response headers.
 exports.attributes = defineFilter({
   onResponseHeaders(res, ctx) {
-    for (const name of ['request.path', 'request.method', 'request.host', 'request.scheme', 'request.protocol', 'response.code',
-      'xds.route_name', 'xds.cluster_name', 'xds.virtual_host_name', 'connection.mtls', 'source.address', 'destination.address']) {
+    for (const name of [
+      'request.path',
+      'request.method',
+      'request.host',
+      'request.scheme',
+      'request.protocol',
+      'response.code',
+      'xds.route_name',
+      'xds.cluster_name',
+      'xds.virtual_host_name',
+      'connection.mtls',
+      'source.address',
+      'destination.address',
+    ]) {
       let v;
-      try { v = ctx.attribute(name); } catch (e) { v = `threw ${e.code ?? e.name}`; }
+      try {
+        v = ctx.attribute(name);
+      } catch (e) {
+        v = `threw ${e.code ?? e.name}`;
+      }
       // JSON, so an empty string stays visible (setting an empty value removes the header)
       res.headers.set(`x-attr-${name.replace(/\./g, '-')}`, v === undefined ? '(none)' : JSON.stringify(v));
     }
@@ -88,13 +105,20 @@ const rawCall = (h, op, name, value) => {
   const n = h.native;
   const id = h.stream.id;
   switch (op) {
-    case 'set': return n.setHeader(id, h.kind, name, value);
-    case 'add': return n.addHeader(id, h.kind, name, value);
-    case 'remove': return n.removeHeader(id, h.kind, name);
-    case 'get': return h.get(name);
-    case 'getAll': return h.getAll(name);
-    case 'has': return h.has(name);
-    default: throw new Error(`unknown op ${op}`);
+    case 'set':
+      return n.setHeader(id, h.kind, name, value);
+    case 'add':
+      return n.addHeader(id, h.kind, name, value);
+    case 'remove':
+      return n.removeHeader(id, h.kind, name);
+    case 'get':
+      return h.get(name);
+    case 'getAll':
+      return h.getAll(name);
+    case 'has':
+      return h.has(name);
+    default:
+      throw new Error(`unknown op ${op}`);
   }
 };
 const runOps = (h, ops) => ops.map(([op, name, value]) => [op, name, value, rawCall(h, op, name, value)]);

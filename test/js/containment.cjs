@@ -12,17 +12,32 @@ exports.failing = defineFilter({
       aborted.reasons.push(String(ctx.signal.reason?.name));
     });
     switch (mode) {
-      case 'throw': throw new Error('boom');
-      case 'reject': await sleep(5); throw new Error('late boom');
-      case 'spin': for (;;) {}  // never returns: the watchdog must stop it
-      case 'spin-after-await': await sleep(5); for (;;) {}
-      case 'hang': await new Promise(() => {}); break;  // never settles: the async budget must end it
-      case 'timer-spin': setTimeout(() => { for (;;) {} }, 1); break;  // a runaway timer callback
-      case 'exit': process.exit(3);
+      case 'throw':
+        throw new Error('boom');
+      case 'reject':
+        await sleep(5);
+        throw new Error('late boom');
+      case 'spin':
+        for (;;) {} // never returns: the watchdog must stop it
+      case 'spin-after-await':
+        await sleep(5);
+        for (;;) {}
+      case 'hang':
+        await new Promise(() => {});
+        break; // never settles: the async budget must end it
+      case 'timer-spin':
+        setTimeout(() => {
+          for (;;) {}
+        }, 1);
+        break; // a runaway timer callback
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: process.exit does not return
+      case 'exit':
+        process.exit(3);
       case 'report':
         req.headers.set('x-aborted', `${aborted.count}:${aborted.reasons.join(',')}`);
         break;
-      default: break;
+      default:
+        break;
     }
   },
 });
@@ -48,7 +63,9 @@ exports.boundary = defineFilter({
     attempt('reply-header', () => ctx.respond(403, 'x', { 'x-b': 'a\nb' }));
     attempt('metadata', () => ctx.metadata.set('ns', 'k', { nested: true }));
     attempt('attribute', () => ctx.attribute('no.such.attribute'));
-    attempt('fetch-cluster', () => { ctx.fetch('', '/'); });
+    attempt('fetch-cluster', () => {
+      ctx.fetch('', '/');
+    });
     attempt('pseudo-path', () => req.headers.set(':path', '/a b'));
     attempt('pseudo-method', () => req.headers.set(':method', 'P O'));
     req.headers.set('x-results', results.join(' '));
@@ -71,7 +88,7 @@ exports.detached = defineFilter({
     const stale = kept;
     kept = undefined;
     try {
-      return stale;  // detached: the runtime refuses it
+      return stale; // detached: the runtime refuses it
     } finally {
       ctx.log.info('returned a stale view');
     }
@@ -84,10 +101,19 @@ exports.afterClose = defineFilter({
   onRequestHeaders(req, ctx) {
     if (req.headers.get('x-check') && saved) {
       const out = [];
-      const calls = [() => saved.req.headers.get('x'), () => saved.ctx.respond(200), () => saved.ctx.metadata.get('a', 'b'),
-        () => saved.req.body.replace('x')];
+      const calls = [
+        () => saved.req.headers.get('x'),
+        () => saved.ctx.respond(200),
+        () => saved.ctx.metadata.get('a', 'b'),
+        () => saved.req.body.replace('x'),
+      ];
       for (const fn of calls) {
-        try { fn(); out.push('ok'); } catch (e) { out.push(`${e.name}(${e.message.split(':')[0]})`); }
+        try {
+          fn();
+          out.push('ok');
+        } catch (e) {
+          out.push(`${e.name}(${e.message.split(':')[0]})`);
+        }
       }
       req.headers.set('x-after-close', out.join(','));
       return;
@@ -124,7 +150,7 @@ exports.mortal = defineFilter({
     }
   },
   onRequestData(chunk, ctx) {
-    return chunk.bytes;  // touches every chunk as it streams
+    return chunk.bytes; // touches every chunk as it streams
   },
   onResponseHeaders(res, ctx) {
     res.headers.set('x-mortal', 'seen');

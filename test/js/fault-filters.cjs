@@ -25,27 +25,47 @@ function decode(v) {
   if (Array.isArray(v)) return v.map(decode);
   if (typeof v.$ === 'string') {
     switch (v.$) {
-      case 'undefined': return undefined;
-      case 'NaN': return NaN;
-      case 'Infinity': return Infinity;
-      case '-Infinity': return -Infinity;
-      case '-0': return -0;
-      case 'bigint': return BigInt(v.v ?? 1);
-      case 'symbol': return Symbol('fuzz');
-      case 'bytes': return new Uint8Array(Buffer.from(String(v.v ?? ''), 'base64'));
-      case 'object': return { toString() { return 'obj'; } };
-      case 'fn': return () => 'fn';
-      default: break;
+      case 'undefined':
+        return undefined;
+      case 'NaN':
+        return NaN;
+      case 'Infinity':
+        return Infinity;
+      case '-Infinity':
+        return -Infinity;
+      case '-0':
+        return -0;
+      case 'bigint':
+        return BigInt(v.v ?? 1);
+      case 'symbol':
+        return Symbol('fuzz');
+      case 'bytes':
+        return new Uint8Array(Buffer.from(String(v.v ?? ''), 'base64'));
+      case 'object':
+        return {
+          toString() {
+            return 'obj';
+          },
+        };
+      case 'fn':
+        return () => 'fn';
+      default:
+        break;
     }
   }
   const out = {};
   // defineProperty: a "__proto__" key stays an own property, as JSON.parse made it
-  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: decode(x), enumerable: true, writable: true, configurable: true });
+  for (const [k, x] of Object.entries(v))
+    Object.defineProperty(out, k, { value: decode(x), enumerable: true, writable: true, configurable: true });
   return out;
 }
 
 function outcomeOf(e) {
-  return { e: e && e.name ? String(e.name) : typeof e, c: e && e.code ? String(e.code) : undefined, m: String(e && e.message).slice(0, 200) };
+  return {
+    e: e?.name ? String(e.name) : typeof e,
+    c: e?.code ? String(e.code) : undefined,
+    m: String(e?.message).slice(0, 200),
+  };
 }
 
 class FuzzThrow extends Error {}
@@ -58,13 +78,27 @@ function runOp(op, subject, ctx, phase, results) {
   try {
     let r;
     switch (op.op) {
-      case 'set': headers.set(name, value); break;
-      case 'append': headers.append(name, value); break;
-      case 'delete': headers.delete(name); break;
-      case 'get': r = headers.get(name); break;
-      case 'getAll': r = headers.getAll(name); break;
-      case 'has': r = headers.has(name); break;
-      case 'entries': r = headers.raw(); break;
+      case 'set':
+        headers.set(name, value);
+        break;
+      case 'append':
+        headers.append(name, value);
+        break;
+      case 'delete':
+        headers.delete(name);
+        break;
+      case 'get':
+        r = headers.get(name);
+        break;
+      case 'getAll':
+        r = headers.getAll(name);
+        break;
+      case 'has':
+        r = headers.has(name);
+        break;
+      case 'entries':
+        r = headers.raw();
+        break;
       case 'meta': {
         ctx.metadata.set(decode(op.ns), name, value);
         r = ctx.metadata.get(decode(op.ns), name);
@@ -90,10 +124,14 @@ function runOp(op, subject, ctx, phase, results) {
         results.push({ ok: 1, r: reply.status });
         return 'stop';
       }
-      case 'throw': throw new FuzzThrow('fuzz program asked to fail');
-      case 'sleep': return 'sleep';
-      case 'body': return 'body';
-      default: r = `unknown op ${op.op}`;
+      case 'throw':
+        throw new FuzzThrow('fuzz program asked to fail');
+      case 'sleep':
+        return 'sleep';
+      case 'body':
+        return 'body';
+      default:
+        r = `unknown op ${op.op}`;
     }
     results.push({ ok: 1, r });
   } catch (e) {
@@ -149,7 +187,7 @@ exports.fuzzApi = defineFilter({
       ctx.fuzzSync = prog.mode !== 'async';
       if (ctx.fuzzSync) {
         runSync(prog.req || [], req, ctx, 'req', ctx.fuzz.req);
-        return undefined;  // a successful respond op's reply is recorded already
+        return undefined; // a successful respond op's reply is recorded already
       }
       return (async () => {
         await sleep(Number(prog.delay) || 0);
@@ -190,7 +228,9 @@ const filterSchema = z
     nested: z.record(z.unknown()).optional(),
   })
   .strict();
-const routeSchema = z.object({ tag: z.string().max(64).optional(), n: z.number().int().min(0).max(1000).optional() }).strict();
+const routeSchema = z
+  .object({ tag: z.string().max(64).optional(), n: z.number().int().min(0).max(1000).optional() })
+  .strict();
 
 exports.fuzzConfig = defineFilter({
   config: filterSchema,
@@ -199,7 +239,6 @@ exports.fuzzConfig = defineFilter({
     return ctx.respond(200, JSON.stringify(ctx.config), { 'content-type': 'application/json' });
   },
 });
-
 
 // Not filters: what the fuzzers share with this file (the value decoding, the config schemas).
 exports.fuzzInternals = { decode, filterSchema, routeSchema };
@@ -248,7 +287,10 @@ exports.cycle = defineFilter({
             resolve();
           }
         }, 5);
-        ctx.signal.addEventListener('abort', () => { clearInterval(iv); resolve(); });
+        ctx.signal.addEventListener('abort', () => {
+          clearInterval(iv);
+          resolve();
+        });
       });
     }
     req.headers.set('x-cycle', 'done');
@@ -285,7 +327,9 @@ function faultHandler(prefix) {
           throw new Error('soak: async reject');
         })();
       case 'timer':
-        return sleep(1 + (ctx.streamId % 3)).then(() => { req.headers.set('x-timer', '1'); });
+        return sleep(1 + (ctx.streamId % 3)).then(() => {
+          req.headers.set('x-timer', '1');
+        });
       case 'respond':
         return ctx.respond(403, 'soak: denied', { 'x-soak': 'respond' });
       case 'badheader':
@@ -299,11 +343,15 @@ function faultHandler(prefix) {
         req.headers.set('x-bad', 'a\nb');
         return undefined;
       case 'body':
-        return req.body.text().then((t) => { req.headers.set('x-body-length', String(t.length)); });
+        return req.body.text().then((t) => {
+          req.headers.set('x-body-length', String(t.length));
+        });
       case 'park':
         return sleep(200);
       case 'spin':
-        for (;;) { /* burn: sync_budget_ms must end this */ }
+        for (;;) {
+          /* burn: sync_budget_ms must end this */
+        }
       case 'hang':
         return new Promise(() => {});
       default:

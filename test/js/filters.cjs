@@ -41,11 +41,13 @@ exports.fetcher = defineFilter({
 exports.httpClient = defineFilter({
   async onRequestHeaders(req, ctx) {
     const body = await new Promise((resolve, reject) => {
-      http.get(`${ctx.config.url}/side?from=http`, (res) => {
-        let b = '';
-        res.on('data', (d) => (b += d));
-        res.on('end', () => resolve(b));
-      }).on('error', reject);
+      http
+        .get(`${ctx.config.url}/side?from=http`, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        })
+        .on('error', reject);
     });
     req.headers.set('x-http', JSON.parse(body).path);
   },
@@ -53,7 +55,8 @@ exports.httpClient = defineFilter({
 
 exports.deny = defineFilter({
   onRequestHeaders(req, ctx) {
-    if (req.headers.get('authorization') !== 'Bearer ok') return ctx.respond(401, 'missing token', { 'www-authenticate': 'Bearer' });
+    if (req.headers.get('authorization') !== 'Bearer ok')
+      return ctx.respond(401, 'missing token', { 'www-authenticate': 'Bearer' });
   },
 });
 

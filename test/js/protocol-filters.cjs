@@ -33,7 +33,7 @@ exports.h2Rewrite = defineFilter({
 //   (none)      ctx.respond(401, ...)                          a plain local reply
 //   "blocked"   ctx.respond(403, ..., { 'grpc-status': '7' })  the filter names the gRPC status itself
 //   "crash"     the handler throws                             the module's failure reply (fail_closed)
-const seen = new WeakMap();  // ctx -> tenant
+const seen = new WeakMap(); // ctx -> tenant
 
 function record(ctx, where, status) {
   ctx.metrics.grpc_calls.inc(1, { where, status: status ?? 'none' });
@@ -51,7 +51,7 @@ exports.grpcTenant = defineFilter({
     req.headers.set('x-grpc-method', req.path);
   },
   onResponseHeaders(res, ctx) {
-    const status = res.headers.get('grpc-status');  // present only in a trailers-only response
+    const status = res.headers.get('grpc-status'); // present only in a trailers-only response
     if (status !== null) {
       record(ctx, 'headers', status);
       res.headers.set('x-filter-grpc-status', status);

@@ -12,7 +12,7 @@ exports.bundle = defineFilter({
     const cfg = raw && typeof raw === 'object' ? { ...raw } : {};
     const mb = Number(cfg.ballastMb || 0);
     if (mb > 0) {
-      const ballast = Buffer.alloc(mb << 20, 0x61);  // filled: the pages are committed (RSS)
+      const ballast = Buffer.alloc(mb << 20, 0x61); // filled: the pages are committed (RSS)
       Object.defineProperty(cfg, 'ballast', { value: ballast, enumerable: false });
       probe.track(ballast);
     }

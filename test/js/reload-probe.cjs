@@ -7,13 +7,13 @@
 //   x-env-rss-mb  the RSS of the whole Envoy process, in MB
 // A registers each ballast with track(); nothing here keeps one alive.
 const envId = Math.random().toString(36).slice(2, 10);
-const made = (globalThis.__reloadBallasts ??= []);  // WeakRefs, one per A instance
+const made = (globalThis.__reloadBallasts ??= []); // WeakRefs, one per A instance
 
 let gc;
 function fullGc() {
   if (!gc) {
-    require('v8').setFlagsFromString('--expose-gc');
-    gc = require('vm').runInNewContext('gc');
+    require('node:v8').setFlagsFromString('--expose-gc');
+    gc = require('node:vm').runInNewContext('gc');
   }
   gc();
 }
@@ -22,7 +22,7 @@ exports.track = (ballast) => {
   made.push(new WeakRef(ballast));
 };
 
-const probing = new WeakSet();  // the contexts of streams that asked for a probe
+const probing = new WeakSet(); // the contexts of streams that asked for a probe
 exports.wantsProbe = (req, ctx) => {
   if (req.headers.get('x-probe')) probing.add(ctx);
 };

@@ -57,11 +57,15 @@ exports.chunkUpper = defineFilter({
 
 // marks the end of each body: the chunk that carries end of stream (over HTTP/1.1, an empty last chunk)
 exports.endMarker = defineFilter({
-  onRequestHeaders(req) { req.headers.delete('content-length'); },
+  onRequestHeaders(req) {
+    req.headers.delete('content-length');
+  },
   onRequestData(chunk) {
     if (chunk.end) return `${chunk.text()}<end:${chunk.bytes.length}>`;
   },
-  onResponseHeaders(res) { res.headers.delete('content-length'); },
+  onResponseHeaders(res) {
+    res.headers.delete('content-length');
+  },
   onResponseData(chunk) {
     if (chunk.end) return `${chunk.text()}<end:${chunk.bytes.length}>`;
   },
@@ -82,7 +86,8 @@ exports.trailers = defineFilter({
 // local replies from the request headers and from a request body chunk
 exports.gate = defineFilter({
   onRequestHeaders(req, ctx) {
-    if (req.headers.has('x-deny')) return ctx.respond(403, `denied: ${req.headers.get('x-deny')}`, { 'x-denied-by': 'gate' });
+    if (req.headers.has('x-deny'))
+      return ctx.respond(403, `denied: ${req.headers.get('x-deny')}`, { 'x-denied-by': 'gate' });
   },
   onRequestData(chunk, ctx) {
     if (chunk.text().includes('forbidden')) return ctx.respond(422, 'forbidden word in body');
@@ -131,7 +136,10 @@ exports.metadata = defineFilter({
     ctx.metadata.set('scenario', 'score', 42.5);
     ctx.metadata.set('scenario', 'admin', true);
     ctx.filterState.set('scenario.state', 'kept');
-    req.headers.set('x-attr', [ctx.attribute('request.method'), ctx.attribute('request.path'), ctx.attribute('request.id')].join(' '));
+    req.headers.set(
+      'x-attr',
+      [ctx.attribute('request.method'), ctx.attribute('request.path'), ctx.attribute('request.id')].join(' '),
+    );
     req.headers.set('x-attr-source', String(ctx.attribute('source.address')));
   },
   onResponseHeaders(res, ctx) {
@@ -160,7 +168,9 @@ exports.authFetch = defineFilter({
       req.headers.set('x-auth', `${seen.method} ${seen.path} ${seen.from} ${seen.body}`);
       req.headers.set('x-auth-role', res.headers.get('x-role') ?? 'none');
     } catch (e) {
-      return ctx.respond(504, `fetch failed: ${e.name}: ${e.message}`, { 'x-fetch-error': String(e instanceof FetchError) });
+      return ctx.respond(504, `fetch failed: ${e.name}: ${e.message}`, {
+        'x-fetch-error': String(e instanceof FetchError),
+      });
     }
   },
 });
@@ -202,15 +212,29 @@ exports.logs = defineFilter({
 });
 
 // iteration as web Headers: sorted names, repeated values joined, set-cookie one per value, no pseudo-headers
-const iteration = (headers) => JSON.stringify({
-  entries: [...headers].filter(([k]) => k.startsWith('x-it-') || k === 'set-cookie'),
-  keys: [...headers.keys()].filter((k) => k.startsWith('x-it-')),
-  values: [...headers.values()].filter((v) => v.startsWith('it:')),
-  forEach: (() => { let n = 0; headers.forEach((v, k, h) => { if (k.startsWith('x-it-') && h === headers) n++; }); return n; })(),
-  pseudo: [...headers.keys()].some((k) => k.startsWith(':')),
-  rawPseudo: headers.raw().filter(([k]) => k.startsWith(':')).map(([k]) => k).sort(),
-  rawDup: headers.raw().filter(([k]) => k === 'x-it-dup').map(([, v]) => v),
-});
+const iteration = (headers) =>
+  JSON.stringify({
+    entries: [...headers].filter(([k]) => k.startsWith('x-it-') || k === 'set-cookie'),
+    keys: [...headers.keys()].filter((k) => k.startsWith('x-it-')),
+    values: [...headers.values()].filter((v) => v.startsWith('it:')),
+    forEach: (() => {
+      let n = 0;
+      headers.forEach((v, k, h) => {
+        if (k.startsWith('x-it-') && h === headers) n++;
+      });
+      return n;
+    })(),
+    pseudo: [...headers.keys()].some((k) => k.startsWith(':')),
+    rawPseudo: headers
+      .raw()
+      .filter(([k]) => k.startsWith(':'))
+      .map(([k]) => k)
+      .sort(),
+    rawDup: headers
+      .raw()
+      .filter(([k]) => k === 'x-it-dup')
+      .map(([, v]) => v),
+  });
 exports.headerIteration = defineFilter({
   onRequestHeaders(req) {
     req.headers.set('x-iteration', iteration(req.headers));
@@ -224,10 +248,17 @@ exports.headerIteration = defineFilter({
 exports.returns = defineFilter({
   async onRequestHeaders(req) {
     const what = req.headers.get('x-return');
-    if (what === 'response') return new Response('nope', { status: 401, headers: { 'x-why': 'token', 'content-type': 'text/x-nope' } });
+    if (what === 'response')
+      return new Response('nope', { status: 401, headers: { 'x-why': 'token', 'content-type': 'text/x-nope' } });
     if (what === 'streamed') {
       await sleep(1);
-      const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('part1,')); c.enqueue(new TextEncoder().encode('part2')); c.close(); } });
+      const body = new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('part1,'));
+          c.enqueue(new TextEncoder().encode('part2'));
+          c.close();
+        },
+      });
       return new Response(body, { status: 429, headers: { 'retry-after': '7' } });
     }
     if (what === 'object') return { status: 401 };

@@ -127,7 +127,9 @@ export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 25 } = {}) {
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`waitFor timed out after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      throw new Error(
+        `waitFor timed out after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     }
     await sleep(intervalMs);
   }
@@ -164,7 +166,7 @@ export async function sendBody(req, body, trailers) {
     req.addTrailers(trailers);
     req.end();
   } else {
-    req.end(body);  // one piece: node frames it with content-length
+    req.end(body); // one piece: node frames it with content-length
   }
 }
 
@@ -201,12 +203,12 @@ export async function startUpstream(handler) {
     switch (url.pathname) {
       case '/stall':
         req.resume();
-        return;  // never answered
+        return; // never answered
       case '/reset-before-headers':
         req.socket.destroy();
         return;
       case '/reset-mid-body':
-        res.writeHead(200, { 'content-type': 'text/plain' });  // chunked: no content-length
+        res.writeHead(200, { 'content-type': 'text/plain' }); // chunked: no content-length
         res.write('partial-body-');
         setTimeout(() => req.socket.destroy(), 50);
         return;
@@ -268,7 +270,7 @@ export async function startUpstream(handler) {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  server.unref();  // a forgotten upstream must not keep the test process alive
+  server.unref(); // a forgotten upstream must not keep the test process alive
   let closed = false;
   return {
     port: server.address().port,
@@ -291,13 +293,13 @@ export async function startUpstream(handler) {
 // ------------------------------------------------------------------------------------------------
 
 function yamlKey(k) {
-  return /^[A-Za-z_][A-Za-z0-9_.\-]*$/.test(k) ? k : JSON.stringify(k);
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) ? k : JSON.stringify(k);
 }
 
 function yamlScalar(v) {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(String(v));  // a JSON string is a valid YAML double-quoted scalar
+  return JSON.stringify(String(v)); // a JSON string is a valid YAML double-quoted scalar
 }
 
 // Block-style YAML for plain JS data; every string is quoted, so nothing is re-typed by the parser.
@@ -307,7 +309,12 @@ export function toYaml(v, indent = 0) {
     if (v.length === 0) return '[]';
     return v
       .map((e) => {
-        if (e !== null && typeof e === 'object' && !(Array.isArray(e) && e.length === 0) && !(isPlainObject(e) && Object.keys(e).length === 0)) {
+        if (
+          e !== null &&
+          typeof e === 'object' &&
+          !(Array.isArray(e) && e.length === 0) &&
+          !(isPlainObject(e) && Object.keys(e).length === 0)
+        ) {
           const inner = toYaml(e, indent + 2);
           return `${pad}- ${inner.slice(indent + 2)}`;
         }
@@ -321,7 +328,12 @@ export function toYaml(v, indent = 0) {
     return keys
       .map((k) => {
         const e = v[k];
-        if (e !== null && typeof e === 'object' && !(Array.isArray(e) && e.length === 0) && !(isPlainObject(e) && Object.keys(e).length === 0)) {
+        if (
+          e !== null &&
+          typeof e === 'object' &&
+          !(Array.isArray(e) && e.length === 0) &&
+          !(isPlainObject(e) && Object.keys(e).length === 0)
+        ) {
           return `${pad}${yamlKey(k)}:\n${toYaml(e, indent + 2)}`;
         }
         return `${pad}${yamlKey(k)}: ${toYaml(e, indent + 2)}`;
@@ -350,7 +362,17 @@ const DM_PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_
 // With an admin port, stats are flushed every 0.5 s: Envoy shows histogram samples only after a
 // flush (default every 5 s).
 export function hostConfig(opts) {
-  const { port, adminPort, filters = [], clusters = {}, routes, bufferLimit, listenerExtra, bootstrapExtra, trailers = true } = opts;
+  const {
+    port,
+    adminPort,
+    filters = [],
+    clusters = {},
+    routes,
+    bufferLimit,
+    listenerExtra,
+    bootstrapExtra,
+    trailers = true,
+  } = opts;
   const clusterNames = Object.keys(clusters);
 
   const used = new Map();
@@ -365,19 +387,23 @@ export function hostConfig(opts) {
   });
 
   // A filter with `typedConfig` is any other Envoy http filter (Lua, Wasm...), given as is (Envoy only).
-  const httpFilters = named.map((f) => f.typedConfig ? { name: f.name, typed_config: f.typedConfig } : ({
-    name: f.name,
-    typed_config: {
-      '@type': DM_FILTER,
-      dynamic_module_config: {
-        name: f.module,
-        do_not_close: f.doNotClose === undefined ? true : f.doNotClose,
-        metrics_namespace: f.metricsNamespace,
-      },
-      filter_name: f.filterName,
-      filter_config: anyConfig(f.config),
-    },
-  }));
+  const httpFilters = named.map((f) =>
+    f.typedConfig
+      ? { name: f.name, typed_config: f.typedConfig }
+      : {
+          name: f.name,
+          typed_config: {
+            '@type': DM_FILTER,
+            dynamic_module_config: {
+              name: f.module,
+              do_not_close: f.doNotClose === undefined ? true : f.doNotClose,
+              metrics_namespace: f.metricsNamespace,
+            },
+            filter_name: f.filterName,
+            filter_config: anyConfig(f.config),
+          },
+        },
+  );
   httpFilters.push({
     name: 'envoy.filters.http.router',
     typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
@@ -419,7 +445,8 @@ export function hostConfig(opts) {
           {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'ingress',
               ...(trailers ? { http_protocol_options: { enable_trailers: true } } : {}),
               route_config: {
@@ -443,21 +470,29 @@ export function hostConfig(opts) {
     listeners: [listener],
     clusters: clusterNames.map((name) => ({
       name,
-      connect_timeout: '5s',  // Envoy's default; 1 s tripped under ASan on a loaded machine
+      connect_timeout: '5s', // Envoy's default; 1 s tripped under ASan on a loaded machine
       type: 'STATIC',
       load_assignment: {
         cluster_name: name,
         // A port, or a list of ports for a cluster with several endpoints.
-        endpoints: [{ lb_endpoints: [clusters[name]].flat().map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }],
-      },
-      ...(trailers ? {
-        typed_extension_protocol_options: {
-          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-            explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+        endpoints: [
+          {
+            lb_endpoints: [clusters[name]]
+              .flat()
+              .map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })),
           },
-        },
-      } : {}),
+        ],
+      },
+      ...(trailers
+        ? {
+            typed_extension_protocol_options: {
+              'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+                '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+                explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+              },
+            },
+          }
+        : {}),
     })),
   };
   Object.assign(bootstrap, bootstrapExtra || {});
@@ -505,7 +540,10 @@ function portsOf(yaml) {
 /** A proxy other than the suite's own (NODEVOY_PROXY), e.g. for differential tests: 'host' or 'envoy@1.40'. */
 export const proxyNamed = (spec) => makeProxy(buildDir, spec);
 
-function spawnHost(yaml, { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel, proxy: which = proxy } = {}) {
+function spawnHost(
+  yaml,
+  { concurrency = 2, env = {}, args = [], check = true, searchPath, logLevel, proxy: which = proxy } = {},
+) {
   const file = tempFile('envoy.yaml', yaml);
   const argv = ['-c', file, ...proxyArgs(which, { concurrency, logLevel, check }), ...args];
   // A proxy may name a wrapper to run it under (benchmarks/run.mjs: valgrind's callgrind).
@@ -555,7 +593,9 @@ export async function startHost(yaml, opts = {}) {
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30000);
   for (;;) {
     if (exitInfo) {
-      throw new Error(`${(opts.proxy ?? proxy).label} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`);
+      throw new Error(
+        `${(opts.proxy ?? proxy).label} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal}):\n${stderr()}`,
+      );
     }
     const ok = (await canConnect(port)) && (adminPort === undefined || (await canConnect(adminPort)));
     if (ok && !exitInfo) break;
@@ -617,10 +657,16 @@ export async function adminGet(adminPort, p) {
 // clients
 // ------------------------------------------------------------------------------------------------
 
-export function request(port, { method = 'GET', path: p = '/', headers = {}, body, agent = keepAliveAgent, timeoutMs = 30000, trailers } = {}) {
+export function request(
+  port,
+  { method = 'GET', path: p = '/', headers = {}, body, agent = keepAliveAgent, timeoutMs = 30000, trailers } = {},
+) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: p, headers, agent });
-    const timer = setTimeout(() => req.destroy(new Error(`request ${method} ${p} timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`request ${method} ${p} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -635,12 +681,22 @@ export function request(port, { method = 'GET', path: p = '/', headers = {}, bod
       });
       res.on('aborted', () => {
         clearTimeout(timer);
-        reject(Object.assign(new Error('response aborted'), { code: 'ECONNRESET', partial: Buffer.concat(chunks).toString('utf8') }));
+        reject(
+          Object.assign(new Error('response aborted'), {
+            code: 'ECONNRESET',
+            partial: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
       });
       res.on('end', () => {
         clearTimeout(timer);
         if (!res.complete) {
-          reject(Object.assign(new Error('response incomplete'), { code: 'ECONNRESET', partial: Buffer.concat(chunks).toString('utf8') }));
+          reject(
+            Object.assign(new Error('response incomplete'), {
+              code: 'ECONNRESET',
+              partial: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
           return;
         }
         resolve({
@@ -706,7 +762,8 @@ function parseResponse(buf, { untilClose = false, head = false } = {}) {
     if (rest.length < n) return null;
     return { status, headers, body: rest.subarray(0, n), trailers };
   }
-  if (status === 204 || status === 304 || (status >= 100 && status < 200)) return { status, headers, body: Buffer.alloc(0), trailers };
+  if (status === 204 || status === 304 || (status >= 100 && status < 200))
+    return { status, headers, body: Buffer.alloc(0), trailers };
   return untilClose ? { status, headers, body: rest, trailers } : null;
 }
 

@@ -25,7 +25,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const filtersPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'js', 'scenario-filters.cjs');
+export const filtersPath = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'js',
+  'scenario-filters.cjs',
+);
 
 const FAILED_BODY = 'nodevoy: the filter failed to process this request\n';
 const FETCH_POLICY = { sync_budget_ms: 5000 };
@@ -37,8 +42,16 @@ export const scenarios = [
     config: { tag: 'v1' },
     request: { method: 'GET', path: '/things?id=7', headers: { 'x-remove-me': 'bye', 'x-multi': 'one' } },
     expect: {
-      upstream: { method: 'GET', path: '/things?id=7', headers: { 'x-added': 'v1:GET:/things?id=7', 'x-multi': 'one, two', 'x-remove-me': null } },
-      response: { status: 200, headers: { 'x-response-added': '200', 'content-type': null }, body: /"x-added":"v1:GET:\/things\?id=7"/ },
+      upstream: {
+        method: 'GET',
+        path: '/things?id=7',
+        headers: { 'x-added': 'v1:GET:/things?id=7', 'x-multi': 'one, two', 'x-remove-me': null },
+      },
+      response: {
+        status: 200,
+        headers: { 'x-response-added': '200', 'content-type': null },
+        body: /"x-added":"v1:GET:\/things\?id=7"/,
+      },
       metrics: [{ name: 'headerRewrite.nodevoy.requests', value: 1 }],
     },
   },
@@ -73,7 +86,12 @@ export const scenarios = [
     name: 'request body over the buffer limit while a handler awaits it: 413',
     filter: 'wholeBody',
     bufferLimit: 1024,
-    request: { method: 'POST', path: '/big', body: ['y'.repeat(800), 'y'.repeat(800), 'y'.repeat(800)], headers: { 'x-op': 'none' } },
+    request: {
+      method: 'POST',
+      path: '/big',
+      body: ['y'.repeat(800), 'y'.repeat(800), 'y'.repeat(800)],
+      headers: { 'x-op': 'none' },
+    },
     expect: {
       upstream: null,
       response: { status: 413, body: 'Payload Too Large' },
@@ -96,19 +114,31 @@ export const scenarios = [
     upstream: (req) => ({ status: 200, headers: { 'x-seen': req.body }, body: 'response' }),
     expect: {
       upstream: { body: 'whole body<end:0>', headers: { 'content-length': null } },
-      response: { status: 200, headers: { 'x-seen': 'whole body<end:0>', 'content-length': null }, body: 'response<end:0>' },
+      response: {
+        status: 200,
+        headers: { 'x-seen': 'whole body<end:0>', 'content-length': null },
+        body: 'response<end:0>',
+      },
     },
   },
   {
-    name: 'headers iterate as web Headers do; raw() keeps Envoy\'s pairs and pseudo-headers',
+    name: "headers iterate as web Headers do; raw() keeps Envoy's pairs and pseudo-headers",
     filter: 'headerIteration',
-    request: { method: 'GET', path: '/it', headers: { 'x-it-b': 'it:2', 'x-it-a': 'it:1', 'x-it-dup': ['it:one', 'it:two'] } },
+    request: {
+      method: 'GET',
+      path: '/it',
+      headers: { 'x-it-b': 'it:2', 'x-it-a': 'it:1', 'x-it-dup': ['it:one', 'it:two'] },
+    },
     upstream: () => ({ status: 200, headers: { 'set-cookie': ['a=1', 'b=2'], 'x-it-z': 'it:z' }, body: 'ok' }),
     expect: {
       upstream: {
         headers: {
           'x-iteration': JSON.stringify({
-            entries: [['x-it-a', 'it:1'], ['x-it-b', 'it:2'], ['x-it-dup', 'it:one, it:two']],
+            entries: [
+              ['x-it-a', 'it:1'],
+              ['x-it-b', 'it:2'],
+              ['x-it-dup', 'it:one, it:two'],
+            ],
             keys: ['x-it-a', 'x-it-b', 'x-it-dup'],
             values: ['it:1', 'it:2', 'it:one, it:two'],
             forEach: 3,
@@ -122,7 +152,11 @@ export const scenarios = [
         status: 200,
         headers: {
           'x-iteration': JSON.stringify({
-            entries: [['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-it-z', 'it:z']],
+            entries: [
+              ['set-cookie', 'a=1'],
+              ['set-cookie', 'b=2'],
+              ['x-it-z', 'it:z'],
+            ],
             keys: ['x-it-z'],
             values: ['it:z'],
             forEach: 1,
@@ -150,7 +184,11 @@ export const scenarios = [
     request: { method: 'GET', path: '/private', headers: { 'x-deny': 'no-entry' } },
     expect: {
       upstream: null,
-      response: { status: 403, body: 'denied: no-entry', headers: { 'x-denied-by': 'gate', 'content-type': 'text/plain', 'content-length': '16' } },
+      response: {
+        status: 403,
+        body: 'denied: no-entry',
+        headers: { 'x-denied-by': 'gate', 'content-type': 'text/plain', 'content-length': '16' },
+      },
     },
   },
   {
@@ -180,7 +218,11 @@ export const scenarios = [
       response: { status: 299, headers: { 'x-response-length': /^\d+$/ } },
     },
     check(t, observed) {
-      t.equal(Number(observed.response.headers['x-response-length']), observed.response.body.length, 'the handler saw the whole response body');
+      t.equal(
+        Number(observed.response.headers['x-response-length']),
+        observed.response.body.length,
+        'the handler saw the whole response body',
+      );
     },
   },
   {
@@ -213,7 +255,7 @@ export const scenarios = [
     },
   },
   {
-    name: 'declared metrics and nodevoy\'s own',
+    name: "declared metrics and nodevoy's own",
     filter: 'metered',
     policy: { js_time_histogram: true },
     request: { method: 'POST', path: '/m', body: 'x' },
@@ -256,8 +298,15 @@ export const scenarios = [
     clusters: {
       auth: async (req) => {
         const url = new URL(req.url);
-        const seen = { method: req.method, path: url.pathname + url.search, from: req.headers.get('x-from'), body: await req.text() };
-        return new Response(JSON.stringify(seen), { headers: { 'content-type': 'application/json', 'x-role': 'admin' } });
+        const seen = {
+          method: req.method,
+          path: url.pathname + url.search,
+          from: req.headers.get('x-from'),
+          body: await req.text(),
+        };
+        return new Response(JSON.stringify(seen), {
+          headers: { 'content-type': 'application/json', 'x-role': 'admin' },
+        });
       },
     },
     expect: {
@@ -284,11 +333,15 @@ export const scenarios = [
     clusters: { auth: () => new Response('{}') },
     expect: {
       upstream: null,
-      response: { status: 504, body: /FetchError: ctx\.fetch to cluster "nope" failed: no such cluster/, headers: { 'x-fetch-error': 'true' } },
+      response: {
+        status: 504,
+        body: /FetchError: ctx\.fetch to cluster "nope" failed: no such cluster/,
+        headers: { 'x-fetch-error': 'true' },
+      },
     },
   },
   {
-    name: 'ctx.fetch past its timeout gets Envoy\'s 504',
+    name: "ctx.fetch past its timeout gets Envoy's 504",
     filter: 'authFetch',
     policy: FETCH_POLICY,
     request: { path: '/x', headers: { 'x-timeout': '100' } },
@@ -306,7 +359,12 @@ export const scenarios = [
       upstream: null,
       response: { status: 500, body: FAILED_BODY },
       metrics: [{ name: 'throws.nodevoy.errors', labels: { kind: 'handler' }, value: 1 }],
-      logs: [{ level: 'error', match: /\[nodevoy\]\[throws\]\[\d+\] onRequestHeaders handler threw: Error: boom in request headers/ }],
+      logs: [
+        {
+          level: 'error',
+          match: /\[nodevoy\]\[throws\]\[\d+\] onRequestHeaders handler threw: Error: boom in request headers/,
+        },
+      ],
     },
   },
   {
@@ -318,7 +376,9 @@ export const scenarios = [
       upstream: { path: '/reject' },
       response: { status: 500, body: FAILED_BODY },
       metrics: [{ name: 'throws.nodevoy.errors', labels: { kind: 'handler' }, value: 1 }],
-      logs: [{ level: 'error', match: /onResponseHeaders handler rejected: TypeError: async boom in response headers/ }],
+      logs: [
+        { level: 'error', match: /onResponseHeaders handler rejected: TypeError: async boom in response headers/ },
+      ],
     },
   },
   {
@@ -328,7 +388,12 @@ export const scenarios = [
     upstream: () => ({ status: 200, body: ['partial-', 'body'] }),
     expect: {
       reset: true,
-      logs: [{ level: 'error', match: /filter "lateReply" answered after the response headers were sent; resetting the stream/ }],
+      logs: [
+        {
+          level: 'error',
+          match: /filter "lateReply" answered after the response headers were sent; resetting the stream/,
+        },
+      ],
     },
   },
   {
@@ -367,7 +432,13 @@ export const scenarios = [
       upstream: null,
       response: { status: 500, body: FAILED_BODY },
       metrics: [{ name: 'returns.nodevoy.errors', labels: { kind: 'handler' }, value: 1 }],
-      logs: [{ level: 'error', match: /\[nodevoy\]\[returns\]\[\d+\] onRequestHeaders handler resolved to: TypeError: onRequestHeaders handler resolved to an object \{"status":401\}/ }],
+      logs: [
+        {
+          level: 'error',
+          match:
+            /\[nodevoy\]\[returns\]\[\d+\] onRequestHeaders handler resolved to: TypeError: onRequestHeaders handler resolved to an object \{"status":401\}/,
+        },
+      ],
     },
   },
   {
@@ -382,7 +453,7 @@ export const scenarios = [
     },
   },
   {
-    name: 'a number from the response headers handler fails the stream (500, not the upstream\'s 200)',
+    name: "a number from the response headers handler fails the stream (500, not the upstream's 200)",
     filter: 'returns',
     request: { path: '/r' },
     upstream: () => ({ status: 200, headers: { 'x-return': 'number' }, body: 'from upstream' }),
@@ -463,7 +534,8 @@ function expectFields(t, actual, expected, what) {
 }
 
 /** Whether two label sets are the same. */
-export const sameLabels = (a = {}, b = {}) => Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
+export const sameLabels = (a = {}, b = {}) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
 
 /** Polls an async probe until it returns truthy (metrics and logs reach the host's admin and log a moment later). */
 async function eventually(probe, timeoutMs = 3000) {
@@ -505,16 +577,26 @@ export async function checkScenario(t, scenario, observed) {
     const want = (s) => s && ('value' in m ? s.value === m.value : s.count === m.count);
     const found = await eventually(async () => want(await observed.metric(m.name, m.labels ?? {})));
     const seen = found ? undefined : await observed.metric(m.name, m.labels ?? {});
-    t.ok(found, `metric ${m.name}${JSON.stringify(m.labels ?? {})} ${'value' in m ? `= ${m.value}` : `has ${m.count} sample(s)`}${
-      found ? '' : ` (have: ${JSON.stringify(seen)})`}`);
+    t.ok(
+      found,
+      `metric ${m.name}${JSON.stringify(m.labels ?? {})} ${'value' in m ? `= ${m.value}` : `has ${m.count} sample(s)`}${
+        found ? '' : ` (have: ${JSON.stringify(seen)})`
+      }`,
+    );
   }
   for (const l of e.logs ?? []) {
-    const found = await eventually(async () => (await observed.logs()).find((x) => x.level === l.level && l.match.test(x.message)));
+    const found = await eventually(async () =>
+      (await observed.logs()).find((x) => x.level === l.level && l.match.test(x.message)),
+    );
     t.ok(found, `a ${l.level} log line matches ${l.match}`);
   }
   if (e.noLogs) {
     const logs = await observed.logs();
-    for (const re of e.noLogs) t.notOk(logs.some((x) => re.test(x.message)), `no log line matches ${re}`);
+    for (const re of e.noLogs)
+      t.notOk(
+        logs.some((x) => re.test(x.message)),
+        `no log line matches ${re}`,
+      );
   }
   if (scenario.check) await scenario.check(t, observed);
 }

@@ -13,17 +13,27 @@ import { freePort, hostConfig, request, sleep, startHost, startUpstream } from '
 const bundle = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'js', 'fault-filters.cjs');
 const up = await startUpstream();
 const port = await freePort();
-const host = await startHost(hostConfig({ port, filters: [{ module: 'nodevoy', filterName: 'cycle', config: { module: bundle, config: {} } }], clusters: { upstream: up.port } }), { concurrency: 1 });
-await request(port, { path: '/sync', agent: false });  // the worker's environment exists
+const host = await startHost(
+  hostConfig({
+    port,
+    filters: [{ module: 'nodevoy', filterName: 'cycle', config: { module: bundle, config: {} } }],
+    clusters: { upstream: up.port },
+  }),
+  { concurrency: 1 },
+);
+await request(port, { path: '/sync', agent: false }); // the worker's environment exists
 let hung = 0;
 for (let i = 0; i < 3; i++) {
   const t0 = Date.now();
   const a = request(port, { path: '/timer?ms=300', agent: false, timeoutMs: 20000 }).then(
     (r) => `A (awaits a 300 ms timer): ${r.status} after ${Date.now() - t0} ms`,
-    (e) => { hung++; return `A (awaits a 300 ms timer): no answer (${e.message})`; },
+    (e) => {
+      hung++;
+      return `A (awaits a 300 ms timer): no answer (${e.message})`;
+    },
   );
   await sleep(50);
-  const b = await request(port, { path: '/sync', agent: false });  // B starts and completes while A is parked
+  const b = await request(port, { path: '/sync', agent: false }); // B starts and completes while A is parked
   console.log(`B: ${b.status} after ${Date.now() - t0} ms; ${await a}`);
 }
 await host.stop();
