@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Memory of a real Envoy per worker: VmRSS of the Envoy process (/proc/<pid>/status) with
 //   none      no dynamic module filter (the router alone)
-//   native    the native fixture module's `headers` filter (test/fixture/fixture_module.cc)
+//   native    the native fixture module's `headers` filter (test/fixture/headers.cc)
 //   js        its JS twin, benchmarks/filters.cjs `rewrite`, measured once every worker's Node
 //             environment exists (the module logs "Node.js environment ready on a worker" per worker)
 // at --concurrency 1, 2 and 4, then the increment per worker: the RSS difference between two

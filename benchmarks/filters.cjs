@@ -1,5 +1,5 @@
 // JS filters measured by benchmarks/run.mjs (one export per configuration; filter_name picks it).
-// Each does what its native twin in test/fixture/fixture_module.cc does, so the two can be compared.
+// Each does what its native twin in test/fixture/ does, so the two can be compared.
 const { defineFilter } = require('nodevoy');
 const { upper } = require('../test/js/ascii.cjs');
 

@@ -46,7 +46,7 @@ class BodyBuffers {
 };
 
 // Zero-copy Uint8Arrays over Envoy's chunks, backed by V8 BackingStores with no-op deleters (cheaper
-// than external arraybuffers, and freed at detach: see node-embedding.md). Detached on destruction.
+// than external arraybuffers, and freed at detach; docs/embedding.md). Detached on destruction.
 // Lives inside a NapiScope.
 class ChunkViews {
  public:
