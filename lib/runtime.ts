@@ -1,15 +1,11 @@
-// The JS half of the module: loads user bundles and turns native hook calls into handler calls. It talks to
+// The JS half of the module: turns native hook calls into handler calls (bundles load through loader.ts). It talks to
 // Envoy only through a NativeBinding: the real one inside Envoy (lib/bootstrap.ts), or the test kit's
 // (lib/testing), so both run exactly this code.
-import { pathToFileURL } from 'node:url';
-import { dirname, extname, isAbsolute, join, sep } from 'node:path';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import NodeModule from 'node:module';
+import { isAbsolute } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { NativeBinding } from './generated/binding';
 import {
   applySchema,
-  isFilterDefinition,
   type FetchInit,
   type FilterContext,
   type FilterDefinition,
@@ -30,6 +26,10 @@ import { ATTRIBUTES, type AttributeName, type AttributeValue } from './attribute
 import { makeMetrics, metricDeclarationsJson, type Metric, type MetricDeclarations, type MetricsOf } from './metrics';
 
 import { CalloutResult, Level, MetadataSource as Source, Outcome, Phase } from './generated/enums';
+import { type CjsModule, findFilter, type LoadedBundle, loadBundle, mergeConfig, schemaError } from './loader';
+import { simpleFetchHeaders } from './fetch-headers';
+
+export { bundleIdentity, mergeConfig } from './loader';
 
 export { Outcome, Phase };
 const LEVELS = {
@@ -105,218 +105,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** A bundle as loaded in this environment. */
-interface LoadedBundle {
-  readonly exports: Record<string, unknown>;
-  /** `sha256:<hex>` of the text that was compiled ('' for a .json or .node file). */
-  readonly identity: string;
-  /** The CommonJS text compiled ('' for an ES module, which loads from its file). */
-  readonly source: string;
-  /** The require.cache entry made for it (CommonJS only: Node 18 has no way to drop an ES module). */
-  readonly module?: CjsModule;
-}
-
-interface CjsModule {
-  exports: unknown;
-  filename: string;
-  paths: string[];
-  loaded: boolean;
-  _compile(source: string, filename: string): unknown;
-  [BUNDLE_IDENTITY]?: string;
-}
-const Module = NodeModule as unknown as {
-  new (id: string): CjsModule;
-  _nodeModulePaths(dir: string): string[];
-};
-/** Tags each CommonJS module this runtime compiled with its identity (a symbol: other copies of the runtime see it). */
-const BUNDLE_IDENTITY: unique symbol = Symbol.for('nodevoy.bundleIdentity') as never;
-
-export function bundleIdentity(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-/** Node 18's rule for a .js file: an ES module when the nearest package.json (below any node_modules) says "type": "module". */
-function packageTypeIsModule(path: string): boolean {
-  let dir = dirname(path);
-  for (;;) {
-    if (dir.endsWith(`${sep}node_modules`)) return false;
-    const pjson = join(dir, 'package.json');
-    if (existsSync(pjson)) {
-      try {
-        return (JSON.parse(readFileSync(pjson, 'utf8')) as { type?: unknown }).type === 'module';
-      } catch (e) {
-        throw new Error(`cannot read ${pjson}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) return false;
-    dir = up;
-  }
-}
-
-/** First identity each ES module URL was imported with, per process (the ESM loader's cache is per process). */
-function esmVersions(): Map<string, string> {
-  const g = globalThis as unknown as Record<symbol, Map<string, string> | undefined>;
-  return (g[Symbol.for('nodevoy.esmVersions')] ??= new Map());
-}
-
-/**
- * Loads a bundle by absolute path. CommonJS is compiled from `source` when given (a worker: the text the
- * main thread validated), else from the file as it is now; a require.cache entry for the path whose
- * identity differs (the file was rewritten in place) is replaced, never reused. An ES module is imported
- * from its file: Node 18 cannot drop one, so a changed file is imported again under a versioned URL.
- */
-async function loadBundle(
-  path: string,
-  source?: string,
-  identity?: string,
-  warn?: (m: string) => void,
-): Promise<LoadedBundle> {
-  const ext = extname(path);
-  if (ext === '.json' || ext === '.node')
-    return { exports: require(path) as Record<string, unknown>, identity: '', source: '' };
-  if (ext === '.mjs' || (ext === '.js' && packageTypeIsModule(path))) {
-    const now = bundleIdentity(readFileSync(path));
-    if (identity && identity !== now)
-      warn?.(
-        `${path} changed on disk since its config was validated; an ES module loads from its file, so this environment runs the file as it is now (${now})`,
-      );
-    const href = pathToFileURL(path).href;
-    const versions = esmVersions();
-    let first = versions.get(href);
-    if (first === undefined) versions.set(href, (first = now));
-    const url = first === now ? href : `${href}?nodevoy-bundle=${now.slice(7, 23)}`;
-    return { exports: (await import(url)) as Record<string, unknown>, identity: now, source: '' };
-  }
-  // The cache key require() would use: the real path.
-  const key = realpathSync(path);
-  let fromFile = false;
-  if (source === undefined || !identity) {
-    const bytes = readFileSync(key);
-    identity = bundleIdentity(bytes);
-    source = bytes.toString('utf8'); // as require() decodes it
-    fromFile = true;
-  }
-  const cache = require.cache as Record<string, CjsModule | undefined>;
-  const cached = cache[key];
-  if (cached?.loaded) {
-    // A module someone else required from this path is adopted while the file still has the wanted text
-    // (say a test that required the bundle itself): it then shares that module's state, as require() would.
-    if (cached[BUNDLE_IDENTITY] === undefined && (fromFile || bundleIdentity(readFileSync(key)) === identity))
-      cached[BUNDLE_IDENTITY] = identity;
-    if (cached[BUNDLE_IDENTITY] === identity)
-      return { exports: cached.exports as Record<string, unknown>, identity, source, module: cached };
-  }
-  // What Module._load does for a file, minus the parent: nothing but require.cache and our instances keep it.
-  const m = new Module(key);
-  m.filename = key;
-  m.paths = Module._nodeModulePaths(dirname(key));
-  cache[key] = m;
-  try {
-    m._compile(source, key);
-  } catch (e) {
-    if (cache[key] === m) delete cache[key];
-    throw e;
-  }
-  m.loaded = true;
-  m[BUNDLE_IDENTITY] = identity;
-  return { exports: m.exports as Record<string, unknown>, identity, source, module: m };
-}
-
-function findFilter(
-  mod: Record<string, unknown>,
-  filterName: string,
-  path: string,
-): FilterDefinition<unknown, unknown> {
-  const def = mod[filterName] ?? (mod.default as Record<string, unknown> | undefined)?.[filterName];
-  if (def === undefined) {
-    const names = Object.keys(mod).filter((k) => isFilterDefinition(mod[k]));
-    throw new Error(`no filter named "${filterName}" in ${path} (filters found: ${names.join(', ') || 'none'})`);
-  }
-  if (!isFilterDefinition(def)) throw new Error(`export "${filterName}" of ${path} was not made with defineFilter()`);
-  return def;
-}
-
-function schemaError(what: string, e: unknown): Error {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new Error(`${what} does not match the filter's schema: ${msg}`);
-}
-
-/** The shallow merge rule of per-route configs: the route's top-level keys replace the filter's. */
-export function mergeConfig(filterConfig: unknown, routeConfig: unknown): unknown {
-  if (typeof filterConfig !== 'object' || filterConfig === null) return routeConfig;
-  if (typeof routeConfig !== 'object' || routeConfig === null) return filterConfig;
-  return { ...filterConfig, ...routeConfig };
-}
-
 import type { RuntimeApi } from './generated/runtime-api';
 export type { RuntimeApi };
-
-const FETCH_METHODS: Record<string, string> = {
-  delete: 'DELETE',
-  get: 'GET',
-  head: 'HEAD',
-  options: 'OPTIONS',
-  post: 'POST',
-  put: 'PUT',
-};
-const SIMPLE_INIT_KEYS = new Set(['method', 'headers', 'timeoutMs', 'signal']);
-const FETCH_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FETCH_PLAIN_VALUE = /^[\t\x20-\x7e]*$/; // printable ASCII: nothing Request would convert or refuse
-
-/**
- * The callout's headers for the common call, a path or URL with at most a method and a plain header record
- * and no body, built without the web Request (a Request, its Headers and a second URL cost more than the
- * callout itself). Follows what Request would do with such a call: the method upper-cased when it is one
- * fetch normalizes, header names lower-cased, values trimmed; a name or value Request would refuse, or a
- * name given twice, goes to Request. Undefined when the call needs the
- * full Request (a body, a Request input, a Headers or array, other init fields).
- */
-function simpleFetchHeaders(
-  input: string | URL | Request,
-  init: FetchInit | undefined,
-  base: string,
-): string[] | undefined {
-  if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
-  let method = 'GET';
-  let given: Record<string, unknown> | undefined;
-  if (init !== undefined) {
-    if (typeof init !== 'object' || init === null) return undefined;
-    for (const k in init) if (!SIMPLE_INIT_KEYS.has(k)) return undefined;
-    if (init.method !== undefined) {
-      if (typeof init.method !== 'string') return undefined;
-      const m = FETCH_METHODS[init.method.toLowerCase()] ?? init.method;
-      if (m !== 'GET' && m !== 'HEAD' && m !== 'DELETE' && m !== 'OPTIONS') return undefined; // the rest may carry bodies: Request decides
-      method = m;
-    }
-    if (init.headers !== undefined) {
-      if (
-        typeof init.headers !== 'object' ||
-        init.headers === null ||
-        Array.isArray(init.headers) ||
-        Object.getPrototypeOf(init.headers) !== Object.prototype
-      )
-        return undefined;
-      given = init.headers as Record<string, unknown>;
-    }
-  }
-  const url = new URL(String(input), base);
-  const flat = [':method', method, ':path', url.pathname + url.search, 'host', url.host];
-  if (given) {
-    const seen = new Set<string>();
-    for (const k of Object.keys(given)) {
-      const v = given[k];
-      // Anything Request would convert, combine or refuse (with its own error) goes to Request.
-      if (typeof v !== 'string' || !FETCH_TOKEN.test(k)) return undefined;
-      const name = k.toLowerCase();
-      if (seen.has(name) || !FETCH_PLAIN_VALUE.test(v)) return undefined;
-      const value = v.replace(/^[\t ]+|[\t ]+$/g, ''); // as Request normalizes a value
-      seen.add(name);
-      if (name !== 'host') flat.push(name, value);
-    }
-  }
-  return flat;
-}
 
 export function createRuntime(native: NativeBinding): RuntimeApi {
   // Indexes are held by native (JsEnv) and by streams: an unloaded instance leaves a tombstone, never a shift.
