@@ -2,6 +2,7 @@
 // validation): connects the runtime to the native binding and routes console output into Envoy's log.
 import { format } from 'node:util';
 import type { NativeBinding } from './generated/binding';
+import { Level } from './generated/enums';
 import { createRuntime, describeError } from './runtime';
 
 declare const process: NodeJS.Process & { _linkedBinding(name: string): unknown };
@@ -11,7 +12,14 @@ const native = process._linkedBinding('nodevoy') as NativeBinding;
 process.setSourceMapsEnabled(true);
 
 // console.* lands in Envoy's log at the matching level; disabled levels cost one native call, no formatting.
-const consoleLevels = { trace: 0, debug: 1, log: 2, info: 2, warn: 3, error: 4 } as const;
+const consoleLevels = {
+  trace: Level.Trace,
+  debug: Level.Debug,
+  log: Level.Info,
+  info: Level.Info,
+  warn: Level.Warn,
+  error: Level.Error,
+} as const;
 for (const [method, level] of Object.entries(consoleLevels)) {
   (console as unknown as Record<string, (...args: unknown[]) => void>)[method] = (...args: unknown[]) => {
     if (native.logEnabled(level)) native.log(level, `[console] ${format(...args)}`);
@@ -19,7 +27,7 @@ for (const [method, level] of Object.entries(consoleLevels)) {
 }
 
 // Uncaught errors in user code outside any handler must not end the process.
-process.on('uncaughtException', (e) => native.log(4, `[nodevoy] uncaught exception: ${describeError(e)}`));
-process.on('unhandledRejection', (e) => native.log(4, `[nodevoy] unhandled rejection: ${describeError(e)}`));
+process.on('uncaughtException', (e) => native.log(Level.Error, `[nodevoy] uncaught exception: ${describeError(e)}`));
+process.on('unhandledRejection', (e) => native.log(Level.Error, `[nodevoy] unhandled rejection: ${describeError(e)}`));
 
 native.registerApi(createRuntime(native));
