@@ -67,8 +67,11 @@ function rebuild(name, dir, headers) {
     );
   const gyp = require.resolve('node-gyp/bin/node-gyp.js');
   try {
+    // npm's own settings for the machine's Node (npm_config_nodedir, _target, ...) would win over these flags.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
     execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--target=${nodeVersionOf(headers)}`], {
       cwd: dir,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       encoding: 'utf8',
     });
@@ -111,15 +114,21 @@ export async function buildFilters(
   for (const w of result.warnings) log(`warning: ${w.text}`);
   const modules = path.join(path.dirname(project.outPath), 'node_modules');
   if (!copyNatives) return { outfile: project.outPath, bytes: fs.statSync(project.outPath).size, natives };
-  fs.rmSync(modules, { recursive: true, force: true });
   for (const n of natives) {
     for (const [name, dir] of withDependencies(project.dir, n.name)) {
       const dest = path.join(modules, name);
+      // A package already laid out from the same installed version (and rebuilt for the same Node) is kept:
+      // rebuilding an addon takes a minute.
+      const stamp = `${fs.readFileSync(path.join(dir, 'package.json'), 'utf8')}\n${fs.existsSync(headers) ? nodeVersionOf(headers) : ''}`;
+      const stampFile = path.join(dest, '.nodevoy-layout');
+      if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) continue;
+      fs.rmSync(dest, { recursive: true, force: true });
       fs.cpSync(dir, dest, { recursive: true, dereference: true });
       if (nativeKind(dest) === 'source') {
         log(`rebuilding ${name} for Envoy's Node ${nodeVersionOf(headers)} (node-gyp)`);
         rebuild(name, dest, headers);
       }
+      fs.writeFileSync(stampFile, stamp);
     }
   }
   return { outfile: project.outPath, bytes: fs.statSync(project.outPath).size, natives };
