@@ -8,6 +8,7 @@ import { buildFilters, DEFAULT_NODE_HEADERS } from '../cli/build.mjs';
 import { startDev } from '../cli/dev.mjs';
 import { staticBootstrap } from '../cli/envoy-config.mjs';
 import { initPackage } from '../cli/init.mjs';
+import { buildModule } from '../cli/module.mjs';
 import { loadProject } from '../cli/project.mjs';
 
 const { version } = JSON.parse(
@@ -124,5 +125,25 @@ projectFlags(
     fail(e);
   }
 });
+
+program
+  .command('build-module')
+  .description(
+    "compile libnodevoy.so from this package's sources with cmake-js (needs a C++ toolchain, CMake, libuv headers and Debian's libnode 18)",
+  )
+  .option(
+    '--libnode <prefix>',
+    "where Debian's libnode108 and libnode-dev are extracted (default: $NODEVOY_LIBNODE_PREFIX or /opt/nodevoy/libnode18)",
+  )
+  .action((opts) => {
+    try {
+      const so = buildModule({ libnodePrefix: opts.libnode });
+      console.log(
+        `${so}\nnodevoy dev finds it there; for Envoy, set ENVOY_DYNAMIC_MODULES_SEARCH_PATH=${path.dirname(so)}`,
+      );
+    } catch (e) {
+      fail(e);
+    }
+  });
 
 program.parseAsync();

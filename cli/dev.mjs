@@ -26,11 +26,12 @@ function findEnvoy(flag) {
 }
 
 function findModuleDir(flag) {
-  const own = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'build'); // a build from the package's sources
-  const candidates = [flag, process.env.NODEVOY_MODULE_DIR, own];
+  const own = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  // nodevoy build-module's output, then a build of this repository
+  const candidates = [flag, process.env.NODEVOY_MODULE_DIR, path.join(own, 'build-module'), path.join(own, 'build')];
   for (const d of candidates) if (d && fs.existsSync(path.join(d, 'libnodevoy.so'))) return path.resolve(d);
   throw new Error(
-    'libnodevoy.so not found: pass --module-dir <dir> or set NODEVOY_MODULE_DIR (the lib/ folder of the release bundle, or a build/ folder)',
+    'libnodevoy.so not found: run nodevoy build-module, or pass --module-dir <dir> / set NODEVOY_MODULE_DIR (the lib/ folder of the release bundle)',
   );
 }
 
