@@ -23,7 +23,7 @@ const run = (cmd, args, cwd, env = {}) =>
   });
 
 t.test('every command has --help', async (t) => {
-  for (const cmd of ['init', 'build', 'envoy-config', 'dev']) {
+  for (const cmd of ['init', 'build', 'envoy-config', 'dev', 'build-module']) {
     const out = run(process.execPath, [CLI, cmd, '--help']);
     t.match(out, new RegExp(`Usage: nodevoy ${cmd}`), `nodevoy ${cmd} --help`);
   }
