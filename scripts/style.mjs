@@ -37,7 +37,13 @@ export function clangFormatDrift(files, text) {
 /** Biome's format and lint findings: for the whole tree, or for the files of another directory (the
  * repository's biome.json applies to them). */
 export function biomeFindings(dir = root) {
-  const args = ['check', '--max-diagnostics=50', `--config-path=${path.join(root, 'biome.json')}`, '.'];
+  const args = [
+    'check',
+    '--error-on-warnings',
+    '--max-diagnostics=50',
+    `--config-path=${path.join(root, 'biome.json')}`,
+    '.',
+  ];
   const r = spawnSync(biome, args, { cwd: dir, encoding: 'utf8' });
   if (r.error) throw new Error(`biome is not installed (npm ci installs it): ${r.error.message}`);
   return r.status === 0 ? [] : [`${r.stdout}${r.stderr}`.trim()];

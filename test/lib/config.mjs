@@ -20,7 +20,7 @@
 //       {name, typedConfig} instead is any other Envoy http filter (Lua, Wasm...), written as given.
 //
 //   toYaml(value) -> block YAML for plain data (every string quoted).
-import { isPlainObject, toYaml } from '../../cli/yaml.mjs';
+import { toYaml } from '../../cli/yaml.mjs';
 
 export { toYaml };
 
