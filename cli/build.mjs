@@ -91,7 +91,16 @@ export async function buildFilters(
   project,
   { headers = DEFAULT_NODE_HEADERS, natives: copyNatives = true, log = () => {} } = {},
 ) {
-  const pj = JSON.parse(fs.readFileSync(path.join(project.dir, 'package.json'), 'utf8'));
+  const pjPath = path.join(project.dir, 'package.json');
+  if (!fs.existsSync(pjPath))
+    throw new Error(
+      `no package.json in ${project.dir}: run nodevoy build in a filter package (nodevoy init makes one)`,
+    );
+  if (!fs.existsSync(project.entryPath))
+    throw new Error(
+      `the filters source ${project.entryPath} does not exist (set "entry" in nodevoy.json or pass --entry)`,
+    );
+  const pj = JSON.parse(fs.readFileSync(pjPath, 'utf8'));
   const natives = [];
   for (const dep of Object.keys(pj.dependencies ?? {})) {
     const dir = packageDir(project.dir, dep);

@@ -5,7 +5,7 @@
 // syntax error keeps the last good filter serving; a handler that throws is reported at its TypeScript
 // file:line. Also: `nodevoy envoy-config`'s output passes `envoy --mode validate`, and every command has --help.
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -28,6 +28,19 @@ t.test('every command has --help', async (t) => {
     t.match(out, new RegExp(`Usage: nodevoy ${cmd}`), `nodevoy ${cmd} --help`);
   }
   t.match(run(process.execPath, [CLI, '--help']), /Commands:[\s\S]*init[\s\S]*build[\s\S]*envoy-config[\s\S]*dev/);
+});
+
+t.test('build outside a filter package says what is missing', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-cli-empty-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const build = () => spawnSync(process.execPath, [CLI, 'build'], { cwd: dir, encoding: 'utf8' });
+  let r = build();
+  t.equal(r.status, 1);
+  t.match(r.stderr, /no package\.json in \S+: run nodevoy build in a filter package \(nodevoy init makes one\)/);
+  fs.writeFileSync(path.join(dir, 'package.json'), '{}');
+  r = build();
+  t.equal(r.status, 1);
+  t.match(r.stderr, /the filters source \S+src\/filter\.ts does not exist/);
 });
 
 t.test('init, npm install, npm test, then nodevoy dev reloads edits in the same Envoy', async (t) => {
