@@ -40,6 +40,11 @@ export const tiers = defineFilter({
 `;
 
 t.test('better-sqlite3 and an N-API addon in a filter, built with nodevoy build, on real Envoy', async (t) => {
+  if (/asan/.test(process.env.NODEVOY_BUILD || '')) {
+    // Real Envoy cannot load an ASan module (the sanitizer runtime must come first); the plain pass runs this.
+    t.pass('runs in the plain pass: real Envoy cannot load the ASan build of the module');
+    return;
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-addons-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
   const app = path.join(work, 'addons');
