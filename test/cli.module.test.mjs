@@ -13,6 +13,10 @@ import { freePort, hostConfig, proxyNamed, repoRoot, request, startHost, startUp
 const CLI = path.join(repoRoot, 'bin', 'nodevoy.mjs');
 
 t.test('npm install nodevoy, nodevoy build-module, then real Envoy runs the filter with that module', async (t) => {
+  if (/asan/.test(process.env.NODEVOY_BUILD || '')) {
+    t.pass('runs in the plain pass: it builds and tests its own (non-ASan) module');
+    return;
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-module-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
   const pack = (args, cwd) =>
