@@ -54,14 +54,15 @@ function withDependencies(root, name, seen = new Map()) {
   return seen;
 }
 
-function nodeVersionOf(headers) {
+/** The Node version whose headers are in `headers` (the directory holding include/node). */
+export function nodeVersionOf(headers) {
   const h = fs.readFileSync(path.join(headers, 'include/node/node_version.h'), 'utf8');
   const part = (n) => new RegExp(`#define NODE_${n}_VERSION (\\d+)`).exec(h)?.[1];
   return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
 }
 
-function rebuild(name, dir, headers) {
-  if (!fs.existsSync(path.join(headers, 'include/node/node_version.h')))
+function rebuild(name, dir, headers, nodeVersion) {
+  if (!nodeVersion)
     throw new Error(
       `${name} has a native addon that must be compiled for Envoy's Node 18, but the Node 18 headers are not at ${headers}/include/node (set NODEVOY_NODE_HEADERS or --node-headers to the directory holding include/node, or run nodevoy's setup)`,
     );
@@ -69,7 +70,7 @@ function rebuild(name, dir, headers) {
   try {
     // npm's own settings for the machine's Node (npm_config_nodedir, _target, ...) would win over these flags.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
-    execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--target=${nodeVersionOf(headers)}`], {
+    execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--target=${nodeVersion}`], {
       cwd: dir,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,7 +78,7 @@ function rebuild(name, dir, headers) {
     });
   } catch (e) {
     throw new Error(
-      `${name}: rebuilding its native addon for Node ${nodeVersionOf(headers)} with node-gyp failed (it needs a C++ toolchain and python3):\n${String(e.stderr ?? e.message).slice(-3000)}`,
+      `${name}: rebuilding its native addon for Node ${nodeVersion} with node-gyp failed (it needs a C++ toolchain and python3):\n${String(e.stderr ?? e.message).slice(-3000)}`,
     );
   }
 }
@@ -123,19 +124,20 @@ export async function buildFilters(
   for (const w of result.warnings) log(`warning: ${w.text}`);
   const modules = path.join(path.dirname(project.outPath), 'node_modules');
   if (!copyNatives) return { outfile: project.outPath, bytes: fs.statSync(project.outPath).size, natives };
+  const nodeVersion = fs.existsSync(path.join(headers, 'include/node/node_version.h')) ? nodeVersionOf(headers) : '';
   for (const n of natives) {
     for (const [name, dir] of withDependencies(project.dir, n.name)) {
       const dest = path.join(modules, name);
       // A package already laid out from the same installed version (and rebuilt for the same Node) is kept:
       // rebuilding an addon takes a minute.
-      const stamp = `${fs.readFileSync(path.join(dir, 'package.json'), 'utf8')}\n${fs.existsSync(headers) ? nodeVersionOf(headers) : ''}`;
+      const stamp = `${fs.readFileSync(path.join(dir, 'package.json'), 'utf8')}\n${nodeVersion}`;
       const stampFile = path.join(dest, '.nodevoy-layout');
       if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) continue;
       fs.rmSync(dest, { recursive: true, force: true });
       fs.cpSync(dir, dest, { recursive: true, dereference: true });
       if (nativeKind(dest) === 'source') {
-        log(`rebuilding ${name} for Envoy's Node ${nodeVersionOf(headers)} (node-gyp)`);
-        rebuild(name, dest, headers);
+        log(`rebuilding ${name} for Envoy's Node ${nodeVersion} (node-gyp)`);
+        rebuild(name, dest, headers, nodeVersion);
       }
       fs.writeFileSync(stampFile, stamp);
     }

@@ -7,11 +7,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildFilters } from './build.mjs';
 import { ACCESS_MARK, ldsBootstrap, ldsResponse, listener, parseAddress } from './envoy-config.mjs';
+import { MODULE_DIR, packageRoot } from './module.mjs';
+import { canConnect } from './net.mjs';
 
 const LOG_FORMAT = '[%Y-%m-%d %T.%e][%l][%n] %v';
 
@@ -26,24 +26,13 @@ function findEnvoy(flag) {
 }
 
 function findModuleDir(flag) {
-  const own = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   // nodevoy build-module's output, then a build of this repository
-  const candidates = [flag, process.env.NODEVOY_MODULE_DIR, path.join(own, 'build-module'), path.join(own, 'build')];
+  const candidates = [flag, process.env.NODEVOY_MODULE_DIR, MODULE_DIR, path.join(packageRoot, 'build')];
   for (const d of candidates) if (d && fs.existsSync(path.join(d, 'libnodevoy.so'))) return path.resolve(d);
   throw new Error(
     'libnodevoy.so not found: run nodevoy build-module, or pass --module-dir <dir> / set NODEVOY_MODULE_DIR (the lib/ folder of the release bundle)',
   );
 }
-
-const canConnect = ({ host, port }) =>
-  new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 
 function adminStats({ host, port }) {
   return new Promise((resolve) => {
@@ -175,7 +164,7 @@ export async function startDev(project, options = {}) {
   exited.then((e) => {
     early = e;
   });
-  while (!(await canConnect(listen))) {
+  while (!(await canConnect(listen.port, listen.host))) {
     if (early) throw new Error(`Envoy exited while starting (code ${early.code}):\n${recentErrors.join('\n')}`);
     if (Date.now() > deadline) throw new Error('Envoy did not open its listener within 30 s');
     await new Promise((r) => setTimeout(r, 50));

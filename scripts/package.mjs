@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeVersionOf } from '../cli/build.mjs';
 import { PINNED } from './envoy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,12 +47,6 @@ function glibcNeeded(files) {
     }
   }
   return best.join('.');
-}
-
-function nodeVersion() {
-  const h = fs.readFileSync(path.join(libnodePrefix, 'usr/include/node/node_version.h'), 'utf8');
-  const part = (n) => new RegExp(`#define NODE_${n}_VERSION (\\d+)`).exec(h)?.[1];
-  return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
 }
 
 function debianPackageVersion() {
@@ -140,7 +135,10 @@ export function buildPackage({ out = path.join(root, 'build', 'package'), build 
     name: 'nodevoy',
     version,
     platform: 'linux-x64',
-    node: { version: nodeVersion(), from: `Debian libnode108 ${debianPackageVersion()}` },
+    node: {
+      version: nodeVersionOf(path.join(libnodePrefix, 'usr')),
+      from: `Debian libnode108 ${debianPackageVersion()}`,
+    },
     envoy: { supported: '1.39.x-1.40.x', tested: PINNED, abi: abiVersion() },
     glibc: glibcNeeded([...libs.keys()].map((so) => path.join(lib, so))),
     builtins: { path: '/usr/share/nodejs', from: 'share/nodejs', names: BUILTINS },

@@ -17,8 +17,8 @@ import {
   startHost,
   startUpstream,
 } from './lib/harness.mjs';
+import { CLI } from './lib/project.mjs';
 
-const CLI = path.join(repoRoot, 'bin', 'nodevoy.mjs');
 const envoy = proxyNamed('envoy@1.40');
 const FILTER = `import { defineFilter } from 'nodevoy';
 import Database from 'better-sqlite3';

@@ -4,13 +4,12 @@
 // through the project's filter with that module. Missing prerequisites stop the build with CMake's message
 // naming them and the fix.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, hostConfig, proxyNamed, repoRoot, request, startHost, startUpstream } from './lib/harness.mjs';
-
-const CLI = path.join(repoRoot, 'bin', 'nodevoy.mjs');
+import { packedProject, sh } from './lib/project.mjs';
 
 t.test('npm install nodevoy, nodevoy build-module, then real Envoy runs the filter with that module', async (t) => {
   if (/asan/.test(process.env.NODEVOY_BUILD || '')) {
@@ -19,13 +18,8 @@ t.test('npm install nodevoy, nodevoy build-module, then real Envoy runs the filt
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-module-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-  const pack = (args, cwd) =>
-    execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300000 });
-  const tarball = path.join(work, pack(['pack', '--silent', '--pack-destination', work], repoRoot).trim());
-  const app = path.join(work, 'app');
-  execFileSync(process.execPath, [CLI, 'init', app, '--nodevoy', `file:${tarball}`]);
-  pack(['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
-  pack(['run', 'build'], app);
+  const { app } = packedProject(work, 'app', { timeout: 300000 });
+  sh('npm', ['run', 'build'], app, { timeout: 300000 });
   const bin = path.join(app, 'node_modules', '.bin', 'nodevoy');
   const installed = fs.realpathSync(path.join(app, 'node_modules', 'nodevoy'));
   t.notOk(installed.startsWith(repoRoot), 'nodevoy is a copy inside the project, not this repository');
@@ -41,7 +35,7 @@ t.test('npm install nodevoy, nodevoy build-module, then real Envoy runs the filt
     /not under\s+NODEVOY_LIBNODE_PREFIX=\S*no-libnode[\s\S]*apt-get download libnode108 libnode-dev/,
   );
 
-  const built = execFileSync(bin, ['build-module'], { cwd: app, encoding: 'utf8', timeout: 600000 });
+  const built = sh(bin, ['build-module'], app, { timeout: 600000 });
   const so = path.join(installed, 'build-module', 'libnodevoy.so');
   t.match(built, new RegExp(so.replace(/[.]/g, '\\.')), 'the module is built inside the installed package');
   t.ok(fs.existsSync(so));

@@ -5,29 +5,20 @@
 // syntax error keeps the last good filter serving; a handler that throws is reported at its TypeScript
 // file:line. Also: `nodevoy envoy-config`'s output passes `envoy --mode validate`, and every command has --help.
 import t from 'tap';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDir, freePort, onEnvoy, proxy, repoRoot, sleep, startUpstream, waitFor } from './lib/harness.mjs';
-
-const CLI = path.join(repoRoot, 'bin', 'nodevoy.mjs');
-const run = (cmd, args, cwd, env = {}) =>
-  execFileSync(cmd, args, {
-    cwd,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 240000,
-  });
+import { buildDir, freePort, onEnvoy, proxy, sleep, startUpstream, waitFor } from './lib/harness.mjs';
+import { CLI, packedProject, sh } from './lib/project.mjs';
 
 t.test('every command has --help', async (t) => {
   for (const cmd of ['init', 'build', 'envoy-config', 'dev', 'build-module']) {
-    const out = run(process.execPath, [CLI, cmd, '--help']);
+    const out = sh(process.execPath, [CLI, cmd, '--help']);
     t.match(out, new RegExp(`Usage: nodevoy ${cmd}`), `nodevoy ${cmd} --help`);
   }
-  t.match(run(process.execPath, [CLI, '--help']), /Commands:[\s\S]*init[\s\S]*build[\s\S]*envoy-config[\s\S]*dev/);
+  t.match(sh(process.execPath, [CLI, '--help']), /Commands:[\s\S]*init[\s\S]*build[\s\S]*envoy-config[\s\S]*dev/);
 });
 
 t.test('build outside a filter package says what is missing', async (t) => {
@@ -50,22 +41,20 @@ t.test('init, npm install, npm test, then nodevoy dev reloads edits in the same 
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-cli-'));
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-  const tarball = path.join(work, run('npm', ['pack', '--silent', '--pack-destination', work], repoRoot).trim());
-  const app = path.join(work, 'my-filters');
-  t.match(run(process.execPath, [CLI, 'init', app, '--nodevoy', `file:${tarball}`]), /created my-filters/);
-  t.throws(() => run(process.execPath, [CLI, 'init', app]), 'init refuses a directory that is not empty');
-  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
-  const tested = run('npm', ['test'], app);
+  const { app, initOutput } = packedProject(work, 'my-filters');
+  t.match(initOutput, /created my-filters/);
+  t.throws(() => sh(process.execPath, [CLI, 'init', app]), 'init refuses a directory that is not empty');
+  const tested = sh('npm', ['test'], app);
   t.match(tested, /# pass 1/, 'the generated unit test passes');
   t.match(tested, /# fail 0/);
 
   // envoy-config: what it writes is a config Envoy accepts (validate mode loads the module and the bundle).
   t.match(
-    run(process.execPath, [path.join(app, 'node_modules', '.bin', 'nodevoy'), 'envoy-config'], app),
+    sh(process.execPath, [path.join(app, 'node_modules', '.bin', 'nodevoy'), 'envoy-config'], app),
     /wrote envoy\.yaml/,
   );
-  run(proxy.bin, ['--mode', 'validate', '-c', path.join(app, 'envoy.yaml')], app, {
-    ENVOY_DYNAMIC_MODULES_SEARCH_PATH: buildDir,
+  sh(proxy.bin, ['--mode', 'validate', '-c', path.join(app, 'envoy.yaml')], app, {
+    env: { ENVOY_DYNAMIC_MODULES_SEARCH_PATH: buildDir },
   });
   t.pass('envoy --mode validate accepts the generated envoy.yaml');
 

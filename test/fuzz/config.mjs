@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { proxyArgs } from '../lib/proxy.mjs';
+import { canConnect } from '../lib/util.mjs';
 
 export const START_TIMEOUT_MS = 20000;
 // The proxy's own ready line: nodevoy-host's, or Envoy's once its workers start.
@@ -533,17 +534,6 @@ export function makePredictor({ faultFilters, hostCwd }) {
 // ------------------------------------------------------------------------------------------------
 // running a case
 // ------------------------------------------------------------------------------------------------
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function get(port, timeoutMs) {
   return new Promise((resolve) => {

@@ -39,13 +39,4 @@ export function freePort() {
   });
 }
 
-export function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+export { canConnect } from '../../cli/net.mjs';
