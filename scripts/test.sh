@@ -29,6 +29,7 @@ files_for() {
 
 # Counts the top-level subtests of each file (4-space indent in tap's TAP output); a file that failed
 # without any failing subtest (crash, syntax error, timeout) counts as one failure.
+# failures() names them, "file > subtest", so the last lines of a CI log say what failed.
 count() {
   awk '
     /^# Subtest: /            { sub_fail = 0 }
@@ -36,6 +37,14 @@ count() {
     /^    not ok [0-9]+/      { f++; sub_fail++ }
     /^not ok [0-9]+/          { if (sub_fail == 0) f++ }
     END                       { print p + 0, f + 0 }' "$1"
+}
+
+failures() {
+  awk '
+    /^# Subtest: /            { file = substr($0, 12); sub_fail = 0 }
+    /^    not ok [0-9]+/      { name = $0; sub(/^    not ok [0-9]+ - /, "", name); sub(/ # time=.*$/, "", name)
+                                print "  FAILED " file " > " name; sub_fail++ }
+    /^not ok [0-9]+/          { if (sub_fail == 0) print "  FAILED " file }' "$1"
 }
 
 total_p=0; total_f=0; status=0; summary=()
@@ -46,8 +55,9 @@ for proxy in $proxies; do
   NODEVOY_PROXY=$proxy npx tap --reporter=tap --disable-coverage --jobs=1 --timeout=300 "${files[@]}" 2>&1 | tee "$out"
   s=${PIPESTATUS[0]}
   read -r p f < <(count "$out")
-  rm -f "$out"
   summary+=("$proxy: $p passed, $f failed")
+  while IFS= read -r line; do summary+=("$line"); done < <(failures "$out")
+  rm -f "$out"
   total_p=$((total_p + p)); total_f=$((total_f + f))
   if [ "$s" != 0 ] || [ "$f" != 0 ]; then status=1; fi
 done

@@ -573,7 +573,11 @@ export function yamlFor(c, harness, ports) {
 
 /** Runs one case; resolves {outcome: 'accepted'|'rejected'|'crash'|'hang', code, signal, stderr, response}. */
 export async function runConfigCase(c, { harness, upstreamPort }) {
-  tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-fuzz-config-'));
+  if (!tmpDir) {
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-fuzz-config-'));
+    const dir = tmpDir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
   const port = await harness.freePort();
   const yaml = yamlFor(c, harness, { port, upstream: upstreamPort });
   const file = path.join(tmpDir, `case-${process.pid}-${port}.yaml`);
