@@ -3,7 +3,8 @@
 import { format } from 'node:util';
 import type { NativeBinding } from './generated/binding';
 import { Level } from './generated/enums';
-import { createRuntime, describeError } from './runtime';
+import { createRuntime } from './runtime';
+import { describeError } from './errors';
 
 declare const process: NodeJS.Process & { _linkedBinding(name: string): unknown };
 const native = process._linkedBinding('nodevoy') as NativeBinding;

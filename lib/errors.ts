@@ -53,3 +53,9 @@ export function nativeError(e: unknown, what: string): unknown {
   if (code === 'ERR_NODEVOY_STREAM_CLOSED') return new StreamClosedError(what);
   return e;
 }
+
+/** An error's stack (or name and message), or the value as a string. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  return String(e);
+}
