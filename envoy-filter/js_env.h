@@ -1,5 +1,6 @@
-// One embedded Node environment. Each Envoy worker thread gets its own, created on that thread the
-// first time a stream needs it; the main thread has one for config-time validation. An environment is
+// One Node environment and the runtime in it. Inside Envoy (embedded_env.cc) each worker thread gets its
+// own, created on that thread the first time a stream needs it; the main thread has one for config-time
+// validation. The test kit's addon (native/kit) attaches one to the Node process that loaded it. An environment is
 // only ever touched on its own thread (invariant 1) and destroyed there (invariant 5). Configs Envoy
 // destroyed are unloaded by each environment on its own thread: the main thread's at once, a worker's
 // when it next makes a stream or runs its loop (configGone, pruneRetired).
@@ -25,6 +26,9 @@ namespace nodevoy {
 class StreamFilter;
 class FilterConfig;
 
+// A JS value as a string, for error messages.
+std::string describeJs(napi_env env, napi_value v);
+
 // An N-API handle scope for native code that makes JS values outside a JS call.
 class NapiScope {
  public:
@@ -47,6 +51,9 @@ class JsEnv {
   // Destroys retired environments whose streams are all gone (worker thread).
   static void reapRetired();
   static JsEnv* from(napi_env env);
+  // The test kit's addon: the environment of the Node process that loaded it (native/kit/kit_env.cc);
+  // *binding is the NativeBinding object for lib/runtime.ts.
+  static JsEnv* attach(napi_env env, napi_value* binding);
   // A filter or per-route config exists (main thread, before anything loads it).
   static void configCreated(uint64_t id);
   // Envoy destroyed a config (any thread). Every environment drops what it made of it on its own
@@ -96,10 +103,14 @@ class JsEnv {
   LoopPump* pump() { return pump_.get(); }
   bool alive() const { return !exited_; }
 
+  // The async context of the next calls into JS (the kit: the caller's, so its async-local state
+  // follows); null restores the environment's own.
+  void useAsyncContext(napi_async_context context) { call_async_ = context; }
+
   // From the binding.
   void registerApi(napi_value api);
   napi_env napi() const { return napi_; }
-  v8::Isolate* isolate() const { return setup_->isolate(); }
+  v8::Isolate* isolate() const { return isolate_; }
   int workerIndex() const { return worker_index_; }
   // The synchronous time budget of the next calls into JS (the running filter's sync_budget_ms).
   void setSyncBudget(uint32_t ms) { budget_ms_ = ms; }
@@ -114,6 +125,10 @@ class JsEnv {
   JsEnv() = default;
   bool create(bool worker, std::string* error);
   void retire();
+  // Envoy destroyed a config: forgets its id; true if no config is left.
+  static bool forgetConfig(uint64_t id);
+  // One turn of the environment's loop while a load waits; false if this environment cannot turn it.
+  bool turnLoop();
   // Unloads the instances and per-route configs of configs Envoy destroyed since the last look. On every
   // entry that may load or run JS; costs one atomic load when nothing changed.
   void pruneRetired();
@@ -136,6 +151,7 @@ class JsEnv {
 
   node::MultiIsolatePlatform* platform_ = nullptr;  // the process's (node_process.h)
   std::unique_ptr<node::CommonEnvironmentSetup> setup_;
+  v8::Isolate* isolate_ = nullptr;
   std::unique_ptr<v8::Locker> locker_;
   std::unique_ptr<v8::Isolate::Scope> isolate_scope_;
   // V8 forbids heap-allocating scopes with new; they live in place here, entered for the env's life.
@@ -145,6 +161,7 @@ class JsEnv {
   napi_ref api_ = nullptr;
   napi_ref fns_[kRuntimeFnCount] = {};
   napi_async_context async_ = nullptr;
+  napi_async_context call_async_ = nullptr;
   uv_async_t keepalive_{};
   bool keepalive_open_ = false;
   std::unique_ptr<LoopPump> pump_;
