@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates the binding, compiles the TypeScript and runs CMake. --asan builds into build-asan/.
+# Generates the binding, compiles the TypeScript, runs CMake and builds the test kit's addon. --asan builds
+# the module and host into build-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build; type=Release; extra=()
@@ -10,3 +11,10 @@ node examples/build.mjs --if-stale  # the example filters (examples/*/filter.ts)
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" "${extra[@]}" >/dev/null
 # Progress lines filtered out; a failed build fails this script (pipefail: cmake's status, not grep's).
 cmake --build "$dir" -j2 2>&1 | { grep -vE '^\[ *[0-9]+%\]|^-- ' || true; }
+# The test kit's addon (native/kit: the module's C++ against the kit's fake Envoy), built with node-gyp
+# for the tooling Node that runs the tests, from that Node's own headers. Plain builds only.
+if [ "$dir" = build ]; then
+  nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
+  [ -f native/kit/build/Makefile ] || env -u npm_config_nodedir npx node-gyp configure --directory native/kit --nodedir="$nodedir" >/dev/null
+  env -u npm_config_nodedir npx node-gyp build --directory native/kit -j 2 2>&1 | { grep -vE '^gyp info|^make' || true; }
+fi

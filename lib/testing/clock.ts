@@ -26,6 +26,8 @@ export const real = {
 export interface RunContext {
   clock?: Clock;
   log?: (level: number, message: string) => void;
+  /** The loaded filter the run is for (its KitEnv's owner): where the module's log lines go. */
+  owner?: number;
 }
 
 /** The async context of runs: the kit enters it around every call into filter or test code. */

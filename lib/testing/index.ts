@@ -27,13 +27,16 @@
  * process (inside Envoy it stops that worker's environment).
  * @module
  */
-import { resolve } from 'node:path';
-import { createRuntime, type LoadState } from '../runtime';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isFilterDefinition, type FilterDefinition } from '../filter';
-import { Clock, acquireGlobals, real, turn, type Activity, type TestClock } from './clock';
+import { Clock, acquireGlobals, real, type Activity, type TestClock } from './clock';
 import { KitEnv, LEVELS } from './env';
 import { INLINE_MODULE, withInline } from './inline';
 import { FakeStream, echo } from './stream';
+import { addOwner, newTag } from './fake-envoy';
+import { kit } from './native';
 import type { FilterModule, FilterOptions, LogEntry, RunOptions, TestFilter, TestMetrics, TestResult } from './types';
 
 export { createClock } from './clock';
@@ -134,15 +137,6 @@ class Tracker implements Activity {
   }
 }
 
-async function waitLoaded(state: LoadState): Promise<LoadState> {
-  const deadline = real.Date.now() + 30000;
-  while (!state.done) {
-    if (real.Date.now() > deadline) throw new FilterConfigError('loading the filter did not finish within 30 s');
-    await turn();
-  }
-  return state;
-}
-
 function json(value: unknown, what: string): string {
   let s: string | undefined;
   try {
@@ -152,6 +146,38 @@ function json(value: unknown, what: string): string {
   }
   if (s === undefined) throw new TypeError(`nodevoy/testing: ${what} must be JSON`);
   return s;
+}
+
+/** Node 18's rule: an ES module when .mjs, or .js under a package.json that says "type": "module". */
+function isEsm(path: string): boolean {
+  if (path.endsWith('.mjs')) return true;
+  if (!path.endsWith('.js')) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const pjson = join(dir, 'package.json');
+    if (existsSync(pjson)) {
+      try {
+        return (JSON.parse(readFileSync(pjson, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
+/**
+ * The filter_config Envoy would be given (envoy-filter/filter_config.cc parses and checks it, with the
+ * messages Envoy logs).
+ */
+function filterConfigJson(module: string, options: FilterOptions): string {
+  const doc: Record<string, unknown> = { module };
+  if (options.config !== undefined) doc.config = JSON.parse(json(options.config, '`config`'));
+  if (options.failureMode !== undefined) doc.failure_mode = options.failureMode;
+  if (options.failureStatus !== undefined) doc.failure_status = options.failureStatus;
+  if (options.syncBudgetMs !== undefined) doc.sync_budget_ms = options.syncBudgetMs;
+  if (options.asyncBudgetMs !== undefined) doc.async_budget_ms = options.asyncBudgetMs;
+  if (options.jsTimeHistogram !== undefined) doc.js_time_histogram = options.jsTimeHistogram;
+  return JSON.stringify(doc);
 }
 
 async function loadImpl(
@@ -164,27 +190,15 @@ async function loadImpl(
   const bufferLimit = options.bufferLimit ?? DEFAULT_BUFFER_LIMIT;
   if (!Number.isInteger(bufferLimit) || bufferLimit < 0)
     throw new RangeError('nodevoy/testing: bufferLimit must be a non-negative integer (0: no limit)');
-  const env = new KitEnv(LEVELS[level]);
-  applyPolicy(env, options);
-  const asyncBudgetMs = options.asyncBudgetMs ?? 15000;
-  env.runContext = {
-    ...(clock ? { clock } : {}),
-    ...(options.captureConsole ? { log: (l: number, m: string) => env.log(l, m) } : {}),
-  };
-  env.api = createRuntime(env);
-  const configJson = options.config === undefined ? '{}' : json(options.config, '`config`');
+  const { addon } = kit();
   let path: string;
   let name: string;
-  let state: LoadState;
+  let shown: string;
   if (isFilterDefinition(filter)) {
     name = options.filterName ?? 'filter';
-    if (typeof name !== 'string' || name === '')
-      throw new FilterConfigError('filter_name is required: the exported filter to run');
-    path = '<inline definition>';
-    env.name = name;
-    state = await withInline(name, filter, () =>
-      waitLoaded(env.enter(() => env.api.load(INLINE_MODULE, name, configJson, asyncBudgetMs))),
-    );
+    if (typeof name !== 'string') throw new FilterConfigError('filter_name is required: the exported filter to run');
+    path = INLINE_MODULE;
+    shown = '<inline definition>';
   } else {
     const f = filter as Partial<FilterModule> | null;
     if (typeof f !== 'object' || f === null || typeof f.module !== 'string' || typeof f.filterName !== 'string')
@@ -194,47 +208,36 @@ async function loadImpl(
     // As filter_config.cc: a relative path is relative to the working directory (Envoy's).
     path = f.module && !f.module.startsWith('/') ? resolve(f.module) : f.module;
     name = f.filterName;
-    if (name === '') throw new FilterConfigError('filter_name is required: the exported filter to run');
-    if (path === '')
-      throw new FilterConfigError('filter_config.module is required: the absolute path of the compiled filter bundle');
-    env.name = name;
-    state = await waitLoaded(env.enter(() => env.api.load(path, name, configJson, asyncBudgetMs)));
+    shown = path;
   }
-  if (state.error || state.index < 0)
+  const env = new KitEnv(newTag(), name, LEVELS[level]);
+  addOwner(env);
+  env.runContext = {
+    owner: env.owner,
+    ...(clock ? { clock } : {}),
+    ...(options.captureConsole ? { log: (l: number, m: string) => env.log(l, m) } : {}),
+  };
+  const configJson = filterConfigJson(path, options);
+  const make = () => env.enter(() => addon.configNew(env.owner, name, configJson));
+  if (isFilterDefinition(filter)) {
+    env.configPtr = await withInline(name, filter, make);
+  } else {
+    // The kit's environment cannot turn the loop while a load waits: an ES module is imported once
+    // ahead, so the module's own import finds it loaded.
+    if (path && isEsm(path) && existsSync(path)) await import(pathToFileURL(path).href).catch(() => undefined);
+    env.configPtr = await make();
+  }
+  if (!env.configPtr)
     throw new FilterConfigError(
-      `cannot load filter "${name}" from ${path}: ${state.error || 'the bundle loaded but produced no filter'}`,
+      (env.configError || `cannot load filter "${name}" from ${shown}`).split(INLINE_MODULE).join(shown),
     );
-  env.index = state.index;
-  env.handlers = state.handlers;
-  env.defineMetrics(env.enter(() => env.api.metrics(state.index)));
   const loaded = new LoadedFilter(env, options, clock, bufferLimit);
   if (options.routeConfig !== undefined) await loaded.route(options.routeConfig);
   return loaded;
 }
 
-/** FilterConfig::parsePolicy: the failure policy and budgets of filter_config, with its messages. */
-function applyPolicy(env: KitEnv, o: FilterOptions): void {
-  if (o.failureMode !== undefined) {
-    if (o.failureMode !== 'fail_closed' && o.failureMode !== 'fail_open')
-      throw new FilterConfigError('filter_config.failure_mode must be "fail_closed" or "fail_open"');
-    env.failOpen = o.failureMode === 'fail_open';
-  }
-  const number = (key: string, v: number | undefined, lo: number, hi: number): number | undefined => {
-    if (v === undefined) return undefined;
-    if (!Number.isInteger(v) || v < lo || v > hi)
-      throw new FilterConfigError(`filter_config.${key} must be an integer from ${lo} to ${hi}`);
-    return v;
-  };
-  env.failureStatus = number('failure_status', o.failureStatus, 200, 599) ?? env.failureStatus;
-  env.syncBudgetMs = number('sync_budget_ms', o.syncBudgetMs, 1, 60000) ?? env.syncBudgetMs;
-  number('async_budget_ms', o.asyncBudgetMs, 1, 3600000);
-  if (o.jsTimeHistogram !== undefined && typeof o.jsTimeHistogram !== 'boolean')
-    throw new FilterConfigError('filter_config.js_time_histogram must be true or false');
-  env.jsTimeHistogram = o.jsTimeHistogram ?? false;
-}
-
 class LoadedFilter implements TestFilter {
-  private readonly routeIds = new Map<string, Promise<{ id: number; json: string }>>();
+  private readonly routeIds = new Map<string, Promise<{ ptr: number }>>();
 
   constructor(
     private readonly env: KitEnv,
@@ -255,21 +258,20 @@ class LoadedFilter implements TestFilter {
     return [...this.env.logs];
   }
 
-  /** PerRouteConfig::create: checked against the filter's routeConfig schema once, then known by id. */
-  route(config: unknown): Promise<{ id: number; json: string }> {
-    if (typeof config !== 'object' || config === null || Array.isArray(config))
-      return Promise.reject(
-        new FilterConfigError('per-route filter_config.config must be a JSON object (the fields it overrides)'),
-      );
-    const text = json(config, '`routeConfig`');
+  /** PerRouteConfig::create: checked against the filter's routeConfig schema once per config text. */
+  route(config: unknown): Promise<{ ptr: number }> {
+    const text = JSON.stringify({ config: config === undefined ? null : JSON.parse(json(config, '`routeConfig`')) });
     let r = this.routeIds.get(text);
     if (!r) {
-      const id = this.routeIds.size + 1;
-      r = waitLoaded(this.env.enter(() => this.env.api.checkRoute(this.env.name, '', text))).then((state) => {
-        if (state.error)
-          throw new FilterConfigError(`per-route config for filter "${this.env.name}" rejected: ${state.error}`);
-        return { id, json: text };
-      });
+      const env = this.env;
+      env.configError = '';
+      r = env
+        .enter(() => kit().addon.routeConfigNew(env.owner, env.name, text))
+        .then((ptr) => {
+          if (!ptr)
+            throw new FilterConfigError(env.configError || `per-route config for filter "${env.name}" rejected`);
+          return { ptr };
+        });
       r.catch(() => this.routeIds.delete(text));
       this.routeIds.set(text, r);
     }

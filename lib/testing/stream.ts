@@ -1,13 +1,13 @@
 // One fake Envoy stream around the filter: the connection manager's filter iteration for one filter
 // (the semantics of test/host/stream.cc, Envoy's FilterManager for every status the module returns),
 // the router with a fake upstream as the decode sink, a fake client as the encode sink, and the stream
-// info (attributes, metadata, filter state, callouts) the module's callbacks reach.
+// info (attributes, metadata, filter state, callouts) the module's callbacks reach. The filter is the
+// module itself (the kit's addon, native.ts); its callbacks arrive through fake-envoy.ts.
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ATTRIBUTES, type AttributeName } from '../attributes';
 import {
   BodyStatus,
-  Direction,
   HeaderKind,
   HeadersStatus,
   METADATA_SOURCE_NAMES,
@@ -15,9 +15,10 @@ import {
 } from '../generated/enums';
 import type { MetadataSource } from '../filter';
 import { real, timerSource, type Clock, type TimerSource } from './clock';
-import { ModuleStream, type ModuleEnvoy } from './module';
 import { Chunks, HeaderList, text, toRecord, utf8 } from './http';
 import type { KitEnv } from './env';
+import { type EnvoyStream, addStream, newTag, removeStream } from './fake-envoy';
+import { StreamEvent, kit } from './native';
 import type {
   AttributeOverrides,
   BodyInput,
@@ -72,7 +73,8 @@ export interface StreamOptions {
   metadata: Partial<Record<MetadataSource, MetadataMap>>;
   filterState: Readonly<Record<string, string>>;
   bufferLimit: number;
-  route?: { id: number; json: string };
+  /** The route's per-route config (its module pointer). */
+  route?: { ptr: number };
   clock?: Clock;
 }
 
@@ -118,7 +120,7 @@ interface MutableCallout {
   timedOut: boolean;
 }
 
-export class FakeStream implements ModuleEnvoy {
+export class FakeStream implements EnvoyStream {
   private readonly dec = new Dir();
   private readonly enc = new Dir();
   private requestHeaders = new HeaderList();
@@ -138,7 +140,12 @@ export class FakeStream implements ModuleEnvoy {
   private responseCodeDetails = '';
   private requestId = '';
   private readonly started: number;
-  private module?: ModuleStream;
+  /** The stream's envoy pointer as the module sees it, and the module's filter for it (0 until made). */
+  private readonly tag = newTag();
+  private filter = 0;
+  /** Inside a call into the module: what it asks of Envoy (reply, continue, reset) runs as the call returns. */
+  private inModule = false;
+  private readonly asked: (() => Promise<void>)[] = [];
 
   // what the upstream and the client saw
   private upstreamSeen?: { headers: HeaderList; body: Chunks; trailers?: HeaderList; complete: boolean };
@@ -175,6 +182,33 @@ export class FakeStream implements ModuleEnvoy {
     this.dynamic = Object.fromEntries(Object.entries(init).map(([ns, kv]) => [ns, { ...kv }]));
     for (const [k, v] of Object.entries(opts.filterState)) this.filterState.set(k, utf8(v));
     this.done = new Promise<void>((resolve, reject) => (this.settleRun = { resolve, reject }));
+    addStream(this.tag, this);
+  }
+
+  /**
+   * One call into the module. Envoy runs a reply, a continue or a reset the module asks for inside that
+   * call, before the hook returns; here they run right after it returns, before anything else reaches
+   * the stream (the module's state is the same either way: it has finished what it was doing).
+   */
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    this.inModule = true;
+    let r: T;
+    try {
+      r = await this.env.enter(run);
+    } finally {
+      this.inModule = false;
+    }
+    while (this.asked.length) await (this.asked.shift() as () => Promise<void>)();
+    return r;
+  }
+
+  private hook(event: StreamEvent, arg: number): Promise<number> {
+    return this.call(() => kit().addon.streamEvent(this.env.owner, this.filter, this.tag, event, arg));
+  }
+
+  private envoyAction(action: () => Promise<void>): void {
+    if (this.inModule) this.asked.push(action);
+    else this.post(action);
   }
 
   private nowMs(): number {
@@ -263,7 +297,13 @@ export class FakeStream implements ModuleEnvoy {
 
   /** What the stream still waits for, for a timeout message. */
   waitingFor(): string {
-    const parked = this.module?.parkedHandlers() ?? [];
+    const parked: string[] = [];
+    for (const [d, name] of [
+      [this.dec, 'Request'],
+      [this.enc, 'Response'],
+    ] as const)
+      if (d.stopped && !this.ended)
+        parked.push(`on${name}${d.trailersHeld && !d.headersHeld ? 'Trailers' : 'Headers'}`);
     if (parked.length)
       return `the ${parked.join(' and ')} handler${parked.length > 1 ? 's are' : ' is'} still awaiting`;
     if (this.upstreamActive && !this.upstreamHeadersSeen) return 'the upstream has not answered';
@@ -277,8 +317,8 @@ export class FakeStream implements ModuleEnvoy {
     if (h.get('x-request-id') === undefined) h.set('x-request-id', randomUUID());
     this.requestId = h.get('x-request-id') as string;
     this.dec.endReceived = end;
-    this.module = new ModuleStream(this.env, this);
-    this.env.attach(this.module.id, this);
+    this.filter = await this.env.enter(() => kit().addon.filterNew(this.env.owner, this.env.configPtr, this.tag));
+    if (!this.filter) throw new Error('nodevoy/testing: the module made no filter for the stream (on_http_filter_new)');
     await this.iterate(DEC, Ev.Headers, new Chunks(), end, 0);
   }
 
@@ -310,7 +350,6 @@ export class FakeStream implements ModuleEnvoy {
     const s = this.dir(d);
     const epoch = this.encodeEpoch;
     const stale = () => this.halted(d) || (d === ENC && epoch !== this.encodeEpoch);
-    const module = this.module as ModuleStream;
     if (pos === 0 && !(d === ENC && this.localReplyActive && this.filterSentLocalReply)) {
       if (stale()) return;
       const atStop = s.stopped;
@@ -321,7 +360,7 @@ export class FakeStream implements ModuleEnvoy {
         return;
       }
       if (ev === Ev.Headers) {
-        const st = await module.onHeaders(d, end);
+        const st = await this.hook(d === DEC ? StreamEvent.RequestHeaders : StreamEvent.ResponseHeaders, end ? 1 : 0);
         if (stale()) return;
         if (st !== HeadersStatus.Continue) {
           s.stopped = true;
@@ -335,7 +374,7 @@ export class FakeStream implements ModuleEnvoy {
         s.received = chunk;
         let st: BodyStatus;
         try {
-          st = await module.onData(d, end);
+          st = await this.hook(d === DEC ? StreamEvent.RequestBody : StreamEvent.ResponseBody, end ? 1 : 0);
         } finally {
           s.received = null;
         }
@@ -365,7 +404,7 @@ export class FakeStream implements ModuleEnvoy {
           return;
         }
       } else {
-        const st = await module.onTrailers(d);
+        const st = await this.hook(d === DEC ? StreamEvent.RequestTrailers : StreamEvent.ResponseTrailers, 0);
         if (stale()) return;
         if (st === HeadersStatus.Continue) {
           if (atStop) {
@@ -641,53 +680,94 @@ export class FakeStream implements ModuleEnvoy {
     this.cancelUpstream();
     if (reset) this.resetReason ??= 'reset';
     try {
-      await this.module?.onStreamComplete();
+      if (this.filter) await this.hook(StreamEvent.Complete, 0);
     } finally {
-      this.module?.destroy();
+      if (this.filter) await this.hook(StreamEvent.Destroy, 0);
+      removeStream(this.tag);
       this.destroyed = true;
       this.queue.length = 0;
       this.settleRun.resolve();
     }
   }
 
-  // ---- ModuleEnvoy: the ABI callbacks the module uses ----
+  // ---- EnvoyStream: the module's callbacks (fake-envoy.ts) ----
 
-  body(direction: D, received: boolean): Chunks | null {
-    const s = this.dir(direction);
-    return received ? s.received : s.buffer;
+  metric(op: string, id: number, values: string[], value: number): boolean {
+    return this.env.metric(op, id, values, value);
   }
 
-  contentLength(direction: D): { has: boolean; set(n: number): void } {
-    const m = this.headerMap(direction === Direction.Request ? HeaderKind.RequestHeader : HeaderKind.ResponseHeader);
-    return { has: m?.get('content-length') !== undefined, set: (n) => m?.set('content-length', String(n)) };
+  routeConfig(): number {
+    return this.opts.route?.ptr ?? 0;
   }
 
-  routeConfig(): { id: number; json: string } | undefined {
-    return this.opts.route;
+  headerValues(type: number, name: string): string[] | null {
+    return this.headerMap(type)?.all(name) ?? null;
   }
 
-  async sendResponse(status: number, headers: string[], body: Uint8Array, details: string): Promise<void> {
+  headers(type: number): string[] | null {
+    return this.headerMap(type)?.entries.flat() ?? null;
+  }
+
+  setHeader(type: number, name: string, value: string | null): boolean {
+    const m = this.headerMap(type);
+    if (!m || name === '') return false;
+    // Envoy 1.39 and 1.40 (measured): a zero-length value removes the header instead of setting it.
+    if (value === null || value === '') m.remove(name);
+    else m.set(name, value);
+    return true;
+  }
+
+  addHeader(type: number, name: string, value: string): boolean {
+    const m = this.headerMap(type);
+    // Envoy 1.39 and 1.40 (measured): a zero-length value is not added.
+    if (!m || name === '' || value === '') return false;
+    m.add(name, value);
+    return true;
+  }
+
+  /** body_type: the received chunk of the running body hook (even types) or the buffered body (odd). */
+  private chunksOf(type: number): Chunks | null {
+    const s = this.dir(type < 2 ? DEC : ENC);
+    return type % 2 === 0 ? s.received : s.buffer;
+  }
+
+  body(type: number): Uint8Array[] | null {
+    const c = this.chunksOf(type);
+    return c ? [...c.slices] : null;
+  }
+
+  drainBody(type: number, n: number): boolean {
+    const c = this.chunksOf(type);
+    c?.drain(n);
+    return c !== null;
+  }
+
+  appendBody(type: number, data: Uint8Array): boolean {
+    const c = this.chunksOf(type);
+    c?.append(new Uint8Array(data));
+    return c !== null;
+  }
+
+  sendResponse(status: number, headers: string[], body: Uint8Array, details: string): void {
     const extra: [string, string][] = [];
     for (let i = 0; i + 1 < headers.length; i += 2)
       extra.push([(headers[i] as string).toLowerCase(), headers[i + 1] as string]);
-    await this.sendLocalReply(status, body, extra, details || 'dynamic_module', true);
+    const bytes = new Uint8Array(body);
+    this.envoyAction(() => this.sendLocalReply(status, bytes, extra, details || 'dynamic_module', true));
   }
 
-  continueDecoding(): Promise<void> {
-    return this.continueIteration(DEC);
+  continueStream(direction: number): void {
+    this.envoyAction(() => this.continueIteration(direction === 0 ? DEC : ENC));
   }
 
-  continueEncoding(): Promise<void> {
-    return this.continueIteration(ENC);
-  }
-
-  /** http_filter_reset_stream. */
-  async resetStream(details: string): Promise<void> {
-    await this.doReset(details || 'dynamic_module_reset');
+  resetStream(details: string): void {
+    this.envoyAction(() => this.doReset(details || 'dynamic_module_reset'));
   }
 
   commit(event: number): void {
-    this.post(() => this.module?.onScheduled(event));
+    this.post(async () => {
+      if (!this.ended) await this.hook(StreamEvent.Scheduled, event);
+    });
   }
 
   // ---- the binding's stream info ----
@@ -752,7 +832,7 @@ export class FakeStream implements ModuleEnvoy {
       case 'destination.port':
         return port(this.attribute(26));
       case 'connection.id':
-        return this.module?.id;
+        return this.tag;
       case 'xds.cluster_name':
         return 'upstream';
       default:
@@ -770,13 +850,13 @@ export class FakeStream implements ModuleEnvoy {
     (this.dynamic[ns] ??= {})[key] = value;
   }
 
-  getFilterState(key: string): string | undefined {
-    const v = this.filterState.get(key);
-    return v === undefined ? undefined : text(v);
+  getFilterState(key: string): Uint8Array | undefined {
+    return this.filterState.get(key);
   }
 
-  setFilterState(key: string, value: Uint8Array): void {
-    this.filterState.set(key, value);
+  setFilterState(key: string, value: Uint8Array): boolean {
+    this.filterState.set(key, new Uint8Array(value));
+    return true;
   }
 
   clearRouteCache(): void {
@@ -796,17 +876,14 @@ export class FakeStream implements ModuleEnvoy {
     return true;
   }
 
-  startCallout(cluster: string, flat: string[], body: Uint8Array, timeoutMs: number): number {
+  /** http_callout: the callout's id, or minus Envoy's init result (1: required headers missing, 2: no such cluster). */
+  callout(cluster: string, flat: string[], given: Uint8Array, timeoutMs: number): number {
     const h = new HeaderList();
     for (let i = 0; i + 1 < flat.length; i += 2) h.add(flat[i] as string, flat[i + 1] as string);
-    const fail = (why: string) =>
-      Object.assign(new Error(`nodevoy: ctx.fetch to cluster "${cluster}" failed: ${why}`), {
-        code: 'ERR_NODEVOY_FETCH',
-      });
-    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host')))
-      throw fail('the request lacks :method, :path or host');
+    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host'))) return -1;
     const handler = Object.hasOwn(this.opts.clusters, cluster) ? this.opts.clusters[cluster] : undefined;
-    if (!handler) throw fail('no such cluster');
+    if (!handler) return -2;
+    const body = new Uint8Array(given);
     const host = h.get('host');
     if (host !== undefined && h.get(':authority') === undefined) h.set(':authority', host);
     h.remove('host');
@@ -829,7 +906,10 @@ export class FakeStream implements ModuleEnvoy {
       if (this.ended) return;
       record.response = { status, headers: toRecord(headers), body: text(bytes) };
       const flatOut = [':status', String(status), ...headers.flat()];
-      this.post(() => this.module?.onCalloutDone(id, 0, flatOut, bytes));
+      this.post(async () => {
+        if (this.ended) return;
+        await this.call(() => kit().addon.calloutDone(this.env.owner, this.filter, this.tag, id, 0, flatOut, bytes));
+      });
     };
     // As Envoy's async client: a timeout and a reset come back as its local replies (504, 503).
     const cancel =
