@@ -1,10 +1,11 @@
 /**
  * nodevoy/testing: unit-test filters in plain Node, without Envoy.
  *
- * The kit runs lib/runtime.ts — the same JS that runs inside Envoy — against a TypeScript NativeBinding
- * that behaves like the module's native half (envoy-filter/stream_filter.cc, ported in module.ts) on a
- * fake Envoy stream (stream.ts: Envoy's filter iteration for the one filter, the router with a fake
- * upstream, a fake HTTP/1.1 client, stream info, http callouts to fake clusters).
+ * The kit runs the module itself: its C++ (module.cc, FilterConfig, the stream core, the binding), built
+ * for this Node as an addon (native.ts), and lib/runtime.ts — the same JS that runs inside Envoy — against
+ * a fake Envoy (fake-envoy.ts answers the module's callbacks; stream.ts: Envoy's filter iteration for the
+ * one filter, the router with a fake upstream, a fake HTTP/1.1 client, stream info, http callouts to fake
+ * clusters).
  *
  * ```js
  * import { runFilter, createClock } from 'nodevoy/testing';
@@ -21,10 +22,10 @@
  * that awaits them (under the buffer limit: 413/500), chunk handlers and chunk replacement, local replies
  * (and the reset when one comes after the response headers went), trailers, per-route config merge,
  * config-time schema checks, failure policy and async budget, metrics, log levels, metadata, filter
- * state, attributes, ctx.fetch. Not modelled: routing (no route table: clearRouteCache and
- * setUpstreamOverrideHost are only recorded), other filters in the chain, flow control, route timeouts,
- * and stopping JS mid-way (see FilterOptions.syncBudgetMs). process.exit() in filter code ends the test
- * process (inside Envoy it stops that worker's environment).
+ * state, attributes, ctx.fetch, the sync budget (the module's watchdog stops JS that runs too long). Not
+ * modelled: routing (no route table: clearRouteCache and setUpstreamOverrideHost are only recorded), other
+ * filters in the chain, flow control, route timeouts. process.exit() in filter code ends the test process
+ * (inside Envoy it stops that worker's environment).
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';

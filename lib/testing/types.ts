@@ -247,9 +247,8 @@ export interface FilterOptions extends RunOptions {
   /** `filter_config.failure_status`: the status of the fail_closed reply to a failed handler. Default 500. */
   failureStatus?: number;
   /**
-   * `filter_config.sync_budget_ms`: how long one call into the filter's JS may run (Envoy's default: 100).
-   * Envoy stops such a call mid-way; the kit cannot, so the call completes and then counts as a timeout
-   * (504). Not enforced unless set: test processes add overhead of their own (source maps, coverage).
+   * `filter_config.sync_budget_ms`: how long one call into the filter's JS may run (default 250). The
+   * module's watchdog stops such a call mid-way, as in Envoy: the stream counts a timeout and gets 504.
    */
   syncBudgetMs?: number;
   /** `filter_config.async_budget_ms`: how long an async handler may take to settle (default 15000); then 504. */
