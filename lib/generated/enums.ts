@@ -97,6 +97,19 @@ export const enum SchedulerEvent {
   Resume = 2,
 }
 
+/** Envoy's stream calls into the module, as the test kit's addon makes them for its fake Envoy (native/kit/kit_addon.cc, lib/testing/native.ts). */
+export const enum KitEvent {
+  RequestHeaders = 0,
+  RequestBody = 1,
+  RequestTrailers = 2,
+  ResponseHeaders = 3,
+  ResponseBody = 4,
+  ResponseTrailers = 5,
+  Complete = 6,
+  Destroy = 7,
+  Scheduled = 8,
+}
+
 /** A stream direction (a Phase's low bit). */
 export const enum Direction {
   Request = 0,

@@ -3,24 +3,12 @@
 // fake-envoy.ts. One per process, with one runtime (lib/runtime.ts) that every loaded filter shares, as
 // on one Envoy worker. Built on first use when missing (a package installed without its build step).
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { NativeBinding } from '../generated/binding';
+import type { KitEvent } from '../generated/enums';
 import { createRuntime } from '../runtime';
 import { type FakeEnvoyApi, fakeEnvoy } from './fake-envoy';
-
-/** Envoy's stream calls into the module, as native/kit/kit_addon.cc numbers them. */
-export const enum StreamEvent {
-  RequestHeaders,
-  RequestBody,
-  RequestTrailers,
-  ResponseHeaders,
-  ResponseBody,
-  ResponseTrailers,
-  Complete,
-  Destroy,
-  Scheduled,
-}
 
 /**
  * The addon's exports. Each call into the module resolves to what it returned (a pointer as a number, 0
@@ -34,7 +22,7 @@ export interface KitAddon {
   routeConfigNew(owner: number, filterName: string, json: string): Promise<number>;
   filterNew(owner: number, config: number, stream: number): Promise<number>;
   /** arg: end_stream (1 or 0) for headers and bodies, the event id for Scheduled. */
-  streamEvent(owner: number, filter: number, stream: number, event: StreamEvent, arg: number): Promise<number>;
+  streamEvent(owner: number, filter: number, stream: number, event: KitEvent, arg: number): Promise<number>;
   calloutDone(
     owner: number,
     filter: number,
@@ -78,15 +66,36 @@ export function buildAddon(): void {
   }
 }
 
+/** Builds the addon unless another process is building it (test runners start several): then waits for it. */
+function ensureAddon(): void {
+  const lock = join(KIT_DIR, 'build.lock');
+  const deadline = Date.now() + 10 * 60 * 1000;
+  while (!existsSync(ADDON)) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline)
+        throw new Error(`nodevoy/testing: waited 10 min for ${lock} to go (remove it if stale)`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+      continue;
+    }
+    try {
+      if (!existsSync(ADDON)) {
+        process.stderr.write(`nodevoy/testing: building the test kit's addon in ${KIT_DIR} (once)...\n`);
+        buildAddon();
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
 let attached: { addon: KitAddon; binding: NativeBinding } | undefined;
 
 /** The addon, attached to this process with the runtime registered (once). */
 export function kit(): { addon: KitAddon; binding: NativeBinding } {
   if (attached) return attached;
-  if (!existsSync(ADDON)) {
-    process.stderr.write(`nodevoy/testing: building the test kit's addon in ${KIT_DIR} (once)...\n`);
-    buildAddon();
-  }
+  ensureAddon();
   const bindings = require('bindings') as (o: { bindings: string; module_root: string }) => unknown;
   const addon = bindings({ bindings: 'nodevoy_kit', module_root: KIT_DIR }) as KitAddon;
   const binding = addon.attach(fakeEnvoy);

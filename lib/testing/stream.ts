@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { ATTRIBUTES, type AttributeName } from '../attributes';
 import {
   BodyStatus,
+  KitEvent,
   HeaderKind,
   HeadersStatus,
   METADATA_SOURCE_NAMES,
@@ -18,7 +19,7 @@ import { real, timerSource, type Clock, type TimerSource } from './clock';
 import { Chunks, HeaderList, text, toRecord, utf8 } from './http';
 import type { KitEnv } from './env';
 import { type EnvoyStream, addStream, newTag, removeStream } from './fake-envoy';
-import { StreamEvent, kit } from './native';
+import { kit } from './native';
 import type {
   AttributeOverrides,
   BodyInput,
@@ -202,7 +203,7 @@ export class FakeStream implements EnvoyStream {
     return r;
   }
 
-  private hook(event: StreamEvent, arg: number): Promise<number> {
+  private hook(event: KitEvent, arg: number): Promise<number> {
     return this.call(() => kit().addon.streamEvent(this.env.owner, this.filter, this.tag, event, arg));
   }
 
@@ -360,7 +361,7 @@ export class FakeStream implements EnvoyStream {
         return;
       }
       if (ev === Ev.Headers) {
-        const st = await this.hook(d === DEC ? StreamEvent.RequestHeaders : StreamEvent.ResponseHeaders, end ? 1 : 0);
+        const st = await this.hook(d === DEC ? KitEvent.RequestHeaders : KitEvent.ResponseHeaders, end ? 1 : 0);
         if (stale()) return;
         if (st !== HeadersStatus.Continue) {
           s.stopped = true;
@@ -374,7 +375,7 @@ export class FakeStream implements EnvoyStream {
         s.received = chunk;
         let st: BodyStatus;
         try {
-          st = await this.hook(d === DEC ? StreamEvent.RequestBody : StreamEvent.ResponseBody, end ? 1 : 0);
+          st = await this.hook(d === DEC ? KitEvent.RequestBody : KitEvent.ResponseBody, end ? 1 : 0);
         } finally {
           s.received = null;
         }
@@ -404,7 +405,7 @@ export class FakeStream implements EnvoyStream {
           return;
         }
       } else {
-        const st = await this.hook(d === DEC ? StreamEvent.RequestTrailers : StreamEvent.ResponseTrailers, 0);
+        const st = await this.hook(d === DEC ? KitEvent.RequestTrailers : KitEvent.ResponseTrailers, 0);
         if (stale()) return;
         if (st === HeadersStatus.Continue) {
           if (atStop) {
@@ -680,9 +681,9 @@ export class FakeStream implements EnvoyStream {
     this.cancelUpstream();
     if (reset) this.resetReason ??= 'reset';
     try {
-      if (this.filter) await this.hook(StreamEvent.Complete, 0);
+      if (this.filter) await this.hook(KitEvent.Complete, 0);
     } finally {
-      if (this.filter) await this.hook(StreamEvent.Destroy, 0);
+      if (this.filter) await this.hook(KitEvent.Destroy, 0);
       removeStream(this.tag);
       this.destroyed = true;
       this.queue.length = 0;
@@ -766,7 +767,7 @@ export class FakeStream implements EnvoyStream {
 
   commit(event: number): void {
     this.post(async () => {
-      if (!this.ended) await this.hook(StreamEvent.Scheduled, event);
+      if (!this.ended) await this.hook(KitEvent.Scheduled, event);
     });
   }
 

@@ -73,6 +73,10 @@ constexpr uint32_t kAttributeTypeCount = 3;
 enum class SchedulerEvent : uint32_t { Pump = 1, Resume = 2 };
 constexpr uint32_t kSchedulerEventCount = 2;
 
+// Envoy's stream calls into the module, as the test kit's addon makes them for its fake Envoy (native/kit/kit_addon.cc, lib/testing/native.ts).
+enum class KitEvent : uint32_t { RequestHeaders = 0, RequestBody = 1, RequestTrailers = 2, ResponseHeaders = 3, ResponseBody = 4, ResponseTrailers = 5, Complete = 6, Destroy = 7, Scheduled = 8 };
+constexpr uint32_t kKitEventCount = 9;
+
 // A stream direction (a Phase's low bit).
 enum class Direction : uint32_t { Request = 0, Response = 1 };
 constexpr uint32_t kDirectionCount = 2;

@@ -154,6 +154,48 @@ envoy_dynamic_module_type_metrics_result define(const char* kind,
   return envoy_dynamic_module_type_metrics_result_Success;
 }
 
+// The fake's answer as the type the callback reads; false (the callback's "not found") for another type.
+bool asString(napi_value v, envoy_dynamic_module_type_envoy_buffer* out) {
+  if (typeOf(v) != napi_string) return false;
+  *out = kept(toUtf8(v));
+  return true;
+}
+
+template <typename T>
+bool asNumber(napi_value v, T* out) {
+  if (typeOf(v) != napi_number) return false;
+  *out = static_cast<T>(toNumber(v));
+  return true;
+}
+
+bool asBool(napi_value v, bool* out) {
+  if (typeOf(v) != napi_boolean) return false;
+  *out = toBool(v);
+  return true;
+}
+
+napi_value headerArray(const envoy_dynamic_module_type_module_http_header* headers, size_t count) {
+  napi_value flat;
+  napi_create_array_with_length(g_env, 2 * count, &flat);
+  for (size_t i = 0; i < count; i++) {
+    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i), str(headers[i].key_ptr, headers[i].key_length));
+    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i + 1), str(headers[i].value_ptr, headers[i].value_length));
+  }
+  return flat;
+}
+
+napi_value attributeOf(envoy_dynamic_module_type_http_filter_envoy_ptr p, envoy_dynamic_module_type_attribute_id id) {
+  napi_value argv[2] = {tagOf(p), num(id)};
+  return callFake("attribute", argv);
+}
+
+napi_value metadataOf(envoy_dynamic_module_type_http_filter_envoy_ptr p,
+                      envoy_dynamic_module_type_metadata_source source, envoy_dynamic_module_type_module_buffer ns,
+                      envoy_dynamic_module_type_module_buffer key) {
+  napi_value argv[4] = {tagOf(p), num(source), str(ns), str(key)};
+  return callFake("getMetadata", argv);
+}
+
 }  // namespace
 
 void setFake(napi_env env, napi_value fake) {
@@ -376,13 +418,7 @@ void envoy_dynamic_module_callback_http_send_response(envoy_dynamic_module_type_
                                                       envoy_dynamic_module_type_module_http_header* headers,
                                                       size_t count, envoy_dynamic_module_type_module_buffer body,
                                                       envoy_dynamic_module_type_module_buffer details) {
-  napi_value flat;
-  napi_create_array_with_length(g_env, 2 * count, &flat);
-  for (size_t i = 0; i < count; i++) {
-    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i), str(headers[i].key_ptr, headers[i].key_length));
-    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i + 1), str(headers[i].value_ptr, headers[i].value_length));
-  }
-  napi_value argv[5] = {tagOf(p), num(status), flat, bytes(body.ptr, body.length), str(details)};
+  napi_value argv[5] = {tagOf(p), num(status), headerArray(headers, count), bytes(body.ptr, body.length), str(details)};
   callFake("sendResponse", argv);
 }
 
@@ -422,13 +458,7 @@ envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_callback
     envoy_dynamic_module_type_http_filter_envoy_ptr p, uint64_t* callout_id,
     envoy_dynamic_module_type_module_buffer cluster, envoy_dynamic_module_type_module_http_header* headers,
     size_t count, envoy_dynamic_module_type_module_buffer body, uint64_t timeout_ms) {
-  napi_value flat;
-  napi_create_array_with_length(g_env, 2 * count, &flat);
-  for (size_t i = 0; i < count; i++) {
-    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i), str(headers[i].key_ptr, headers[i].key_length));
-    napi_set_element(g_env, flat, static_cast<uint32_t>(2 * i + 1), str(headers[i].value_ptr, headers[i].value_length));
-  }
-  napi_value argv[5] = {tagOf(p), str(cluster), flat, bytes(body.ptr, body.length),
+  napi_value argv[5] = {tagOf(p), str(cluster), headerArray(headers, count), bytes(body.ptr, body.length),
                         num(static_cast<double>(timeout_ms))};
   // The fake answers the callout id (> 0), or minus the init result Envoy refuses it with.
   const double r = toNumber(callFake("callout", argv));
@@ -443,51 +473,27 @@ envoy_dynamic_module_type_http_callout_init_result envoy_dynamic_module_callback
 bool envoy_dynamic_module_callback_http_filter_get_attribute_string(envoy_dynamic_module_type_http_filter_envoy_ptr p,
                                                                     envoy_dynamic_module_type_attribute_id id,
                                                                     envoy_dynamic_module_type_envoy_buffer* result) {
-  napi_value argv[2] = {tagOf(p), num(id)};
-  napi_value v = callFake("attribute", argv);
-  if (typeOf(v) != napi_string) return false;
-  *result = kept(toUtf8(v));
-  return true;
+  return asString(attributeOf(p, id), result);
 }
 
 bool envoy_dynamic_module_callback_http_filter_get_attribute_int(envoy_dynamic_module_type_http_filter_envoy_ptr p,
                                                                  envoy_dynamic_module_type_attribute_id id,
                                                                  uint64_t* result) {
-  napi_value argv[2] = {tagOf(p), num(id)};
-  napi_value v = callFake("attribute", argv);
-  if (typeOf(v) != napi_number) return false;
-  *result = static_cast<uint64_t>(toNumber(v));
-  return true;
+  return asNumber(attributeOf(p, id), result);
 }
 
 bool envoy_dynamic_module_callback_http_filter_get_attribute_bool(envoy_dynamic_module_type_http_filter_envoy_ptr p,
                                                                   envoy_dynamic_module_type_attribute_id id,
                                                                   bool* result) {
-  napi_value argv[2] = {tagOf(p), num(id)};
-  napi_value v = callFake("attribute", argv);
-  if (typeOf(v) != napi_boolean) return false;
-  *result = toBool(v);
-  return true;
+  return asBool(attributeOf(p, id), result);
 }
-
-namespace {
-napi_value metadataOf(envoy_dynamic_module_type_http_filter_envoy_ptr p,
-                      envoy_dynamic_module_type_metadata_source source, envoy_dynamic_module_type_module_buffer ns,
-                      envoy_dynamic_module_type_module_buffer key) {
-  napi_value argv[4] = {tagOf(p), num(source), str(ns), str(key)};
-  return callFake("getMetadata", argv);
-}
-}  // namespace
 
 bool envoy_dynamic_module_callback_http_get_metadata_string(envoy_dynamic_module_type_http_filter_envoy_ptr p,
                                                             envoy_dynamic_module_type_metadata_source source,
                                                             envoy_dynamic_module_type_module_buffer ns,
                                                             envoy_dynamic_module_type_module_buffer key,
                                                             envoy_dynamic_module_type_envoy_buffer* result) {
-  napi_value v = metadataOf(p, source, ns, key);
-  if (typeOf(v) != napi_string) return false;
-  *result = kept(toUtf8(v));
-  return true;
+  return asString(metadataOf(p, source, ns, key), result);
 }
 
 bool envoy_dynamic_module_callback_http_get_metadata_number(envoy_dynamic_module_type_http_filter_envoy_ptr p,
@@ -495,20 +501,14 @@ bool envoy_dynamic_module_callback_http_get_metadata_number(envoy_dynamic_module
                                                             envoy_dynamic_module_type_module_buffer ns,
                                                             envoy_dynamic_module_type_module_buffer key,
                                                             double* result) {
-  napi_value v = metadataOf(p, source, ns, key);
-  if (typeOf(v) != napi_number) return false;
-  *result = toNumber(v);
-  return true;
+  return asNumber(metadataOf(p, source, ns, key), result);
 }
 
 bool envoy_dynamic_module_callback_http_get_metadata_bool(envoy_dynamic_module_type_http_filter_envoy_ptr p,
                                                           envoy_dynamic_module_type_metadata_source source,
                                                           envoy_dynamic_module_type_module_buffer ns,
                                                           envoy_dynamic_module_type_module_buffer key, bool* result) {
-  napi_value v = metadataOf(p, source, ns, key);
-  if (typeOf(v) != napi_boolean) return false;
-  *result = toBool(v);
-  return true;
+  return asBool(metadataOf(p, source, ns, key), result);
 }
 
 void envoy_dynamic_module_callback_http_set_dynamic_metadata_string(envoy_dynamic_module_type_http_filter_envoy_ptr p,

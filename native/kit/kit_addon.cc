@@ -12,6 +12,7 @@
 
 #include "envoy-filter/envoy_abi.h"
 #include "envoy-filter/js_env.h"
+#include "native/generated/enums.gen.h"
 #include "native/kit/kit.h"
 
 namespace nodevoy::kit {
@@ -199,24 +200,11 @@ napi_value filterNew(napi_env env, napi_callback_info info) {
   });
 }
 
-// The stream events, in the order of lib/testing/native.ts's StreamEvent.
-enum class Event {
-  RequestHeaders,
-  RequestBody,
-  RequestTrailers,
-  ResponseHeaders,
-  ResponseBody,
-  ResponseTrailers,
-  Complete,
-  Destroy,
-  Scheduled,
-};
-
 // stream(owner, filter, stream, event, arg) -> Promise<the hook's status (0 for hooks without one)>;
 // arg is end_stream for headers and bodies, the event id for Scheduled.
 napi_value streamEvent(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const auto event = static_cast<Event>(static_cast<int>(a.num(3)));
+  const auto event = static_cast<KitEvent>(static_cast<int>(a.num(3)));
   const double arg = a.num(4);
   return enqueue(env, a.num(0), [filter = a.num(1), stream = a.num(2), event, arg](napi_env e) {
     auto f = pointerOf<envoy_dynamic_module_type_http_filter_module_ptr>(filter);
@@ -224,31 +212,31 @@ napi_value streamEvent(napi_env env, napi_callback_info info) {
     const bool end = arg != 0;
     int status = 0;
     switch (event) {
-      case Event::RequestHeaders:
+      case KitEvent::RequestHeaders:
         status = envoy_dynamic_module_on_http_filter_request_headers(s, f, end);
         break;
-      case Event::RequestBody:
+      case KitEvent::RequestBody:
         status = envoy_dynamic_module_on_http_filter_request_body(s, f, end);
         break;
-      case Event::RequestTrailers:
+      case KitEvent::RequestTrailers:
         status = envoy_dynamic_module_on_http_filter_request_trailers(s, f);
         break;
-      case Event::ResponseHeaders:
+      case KitEvent::ResponseHeaders:
         status = envoy_dynamic_module_on_http_filter_response_headers(s, f, end);
         break;
-      case Event::ResponseBody:
+      case KitEvent::ResponseBody:
         status = envoy_dynamic_module_on_http_filter_response_body(s, f, end);
         break;
-      case Event::ResponseTrailers:
+      case KitEvent::ResponseTrailers:
         status = envoy_dynamic_module_on_http_filter_response_trailers(s, f);
         break;
-      case Event::Complete:
+      case KitEvent::Complete:
         envoy_dynamic_module_on_http_filter_stream_complete(s, f);
         break;
-      case Event::Destroy:
+      case KitEvent::Destroy:
         envoy_dynamic_module_on_http_filter_destroy(f);
         break;
-      case Event::Scheduled:
+      case KitEvent::Scheduled:
         envoy_dynamic_module_on_http_filter_scheduled(s, f, static_cast<uint64_t>(arg));
         break;
     }

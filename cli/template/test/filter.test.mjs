@@ -1,5 +1,6 @@
-// Unit test of the bundle (`nodevoy build` writes dist/filter.js) with nodevoy's test kit: the same runtime
-// as in Envoy, against a fake Envoy stream and upstream. Run: npm test
+// Unit test of the bundle (`nodevoy build` writes dist/filter.js) with nodevoy's test kit: the module and
+// runtime that run in Envoy, against a fake Envoy stream and upstream (the kit builds its addon on first
+// use). Run: npm test
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import test from 'node:test';
