@@ -60,6 +60,23 @@ export const enum CalloutResult {
   ExceedResponseBufferLimit = 2,
 }
 
+/** Whether Envoy started an http_callout (the test kit's fake Envoy answers these too). */
+export const enum CalloutInit {
+  Success = 0,
+  MissingRequiredHeaders = 1,
+  ClusterNotFound = 2,
+  DuplicateCalloutId = 3,
+  CannotCreateRequest = 4,
+}
+
+/** Which body a body callback reads or changes: the running body hook's chunk (Received) or what Envoy buffered. */
+export const enum BodyType {
+  ReceivedRequestBody = 0,
+  BufferedRequestBody = 1,
+  ReceivedResponseBody = 2,
+  BufferedResponseBody = 3,
+}
+
 /** rewriteBody's operation on the fully arrived body. */
 export const enum BodyOp {
   Replace = 0,

@@ -2,6 +2,7 @@
 // module's callbacks. A stream's calls go to its FakeStream (by the envoy pointer the kit gave
 // filterNew), config-time calls to the loaded filter's KitEnv (by its config's envoy pointer); log calls
 // to the filter the running call is for, or else the one whose run the async context belongs to.
+import type { BodyType } from '../generated/enums';
 import { context } from './clock';
 import type { KitEnv } from './env';
 
@@ -14,15 +15,14 @@ export interface EnvoyStream {
   headers(type: number): string[] | null;
   setHeader(type: number, name: string, value: string | null): boolean;
   addHeader(type: number, name: string, value: string): boolean;
-  /** body_type 0..3: received request chunk, buffered request body, received response chunk, buffered response. */
-  body(type: number): Uint8Array[] | null;
-  drainBody(type: number, n: number): boolean;
-  appendBody(type: number, data: Uint8Array): boolean;
+  body(type: BodyType): Uint8Array[] | null;
+  drainBody(type: BodyType, n: number): boolean;
+  appendBody(type: BodyType, data: Uint8Array): boolean;
   sendResponse(status: number, headers: string[], body: Uint8Array, details: string): void;
   continueStream(direction: number): void;
   resetStream(details: string): void;
   commit(event: number): void;
-  /** The callout id, or minus the init result it is refused with. */
+  /** The callout id, or minus the CalloutInit it is refused with. */
   callout(cluster: string, headers: string[], body: Uint8Array, timeoutMs: number): number;
   attribute(id: number): string | number | boolean | undefined;
   getMetadata(source: number, ns: string, key: string): string | number | boolean | undefined;
@@ -78,9 +78,9 @@ export const fakeEnvoy = {
   headers: (s: number, type: number) => streamOf(s).headers(type),
   setHeader: (s: number, type: number, name: string, value: string | null) => streamOf(s).setHeader(type, name, value),
   addHeader: (s: number, type: number, name: string, value: string) => streamOf(s).addHeader(type, name, value),
-  body: (s: number, type: number) => streamOf(s).body(type),
-  drainBody: (s: number, type: number, n: number) => streamOf(s).drainBody(type, n),
-  appendBody: (s: number, type: number, data: Uint8Array) => streamOf(s).appendBody(type, data),
+  body: (s: number, type: BodyType) => streamOf(s).body(type),
+  drainBody: (s: number, type: BodyType, n: number) => streamOf(s).drainBody(type, n),
+  appendBody: (s: number, type: BodyType, data: Uint8Array) => streamOf(s).appendBody(type, data),
   sendResponse: (s: number, status: number, headers: string[], body: Uint8Array, details: string) =>
     streamOf(s).sendResponse(status, headers, body, details),
   continueStream: (s: number, direction: number) => streamOf(s).continueStream(direction),

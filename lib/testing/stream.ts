@@ -8,6 +8,8 @@ import { isIP } from 'node:net';
 import { ATTRIBUTES, type AttributeName } from '../attributes';
 import {
   BodyStatus,
+  BodyType,
+  CalloutInit,
   KitEvent,
   HeaderKind,
   HeadersStatus,
@@ -726,24 +728,34 @@ export class FakeStream implements EnvoyStream {
     return true;
   }
 
-  /** body_type: the received chunk of the running body hook (even types) or the buffered body (odd). */
-  private chunksOf(type: number): Chunks | null {
-    const s = this.dir(type < 2 ? DEC : ENC);
-    return type % 2 === 0 ? s.received : s.buffer;
+  /** body_type: the received chunk of the running body hook, or the buffered body. */
+  private chunksOf(type: BodyType): Chunks | null {
+    switch (type) {
+      case BodyType.ReceivedRequestBody:
+        return this.dec.received;
+      case BodyType.BufferedRequestBody:
+        return this.dec.buffer;
+      case BodyType.ReceivedResponseBody:
+        return this.enc.received;
+      case BodyType.BufferedResponseBody:
+        return this.enc.buffer;
+      default:
+        return null;
+    }
   }
 
-  body(type: number): Uint8Array[] | null {
+  body(type: BodyType): Uint8Array[] | null {
     const c = this.chunksOf(type);
     return c ? [...c.slices] : null;
   }
 
-  drainBody(type: number, n: number): boolean {
+  drainBody(type: BodyType, n: number): boolean {
     const c = this.chunksOf(type);
     c?.drain(n);
     return c !== null;
   }
 
-  appendBody(type: number, data: Uint8Array): boolean {
+  appendBody(type: BodyType, data: Uint8Array): boolean {
     const c = this.chunksOf(type);
     c?.append(new Uint8Array(data));
     return c !== null;
@@ -877,13 +889,14 @@ export class FakeStream implements EnvoyStream {
     return true;
   }
 
-  /** http_callout: the callout's id, or minus Envoy's init result (1: required headers missing, 2: no such cluster). */
+  /** http_callout: the callout's id, or minus the CalloutInit Envoy refuses it with. */
   callout(cluster: string, flat: string[], given: Uint8Array, timeoutMs: number): number {
     const h = new HeaderList();
     for (let i = 0; i + 1 < flat.length; i += 2) h.add(flat[i] as string, flat[i + 1] as string);
-    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host'))) return -1;
+    if (!h.get(':method') || !h.get(':path') || !(h.get(':authority') || h.get('host')))
+      return -CalloutInit.MissingRequiredHeaders;
     const handler = Object.hasOwn(this.opts.clusters, cluster) ? this.opts.clusters[cluster] : undefined;
-    if (!handler) return -2;
+    if (!handler) return -CalloutInit.ClusterNotFound;
     const body = new Uint8Array(given);
     const host = h.get('host');
     if (host !== undefined && h.get(':authority') === undefined) h.set(':authority', host);

@@ -52,6 +52,23 @@ static_assert(static_cast<uint32_t>(CalloutResult::Success) == static_cast<uint3
 static_assert(static_cast<uint32_t>(CalloutResult::Reset) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_result_Reset));
 static_assert(static_cast<uint32_t>(CalloutResult::ExceedResponseBufferLimit) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_result_ExceedResponseBufferLimit));
 
+// Whether Envoy started an http_callout (the test kit's fake Envoy answers these too).
+enum class CalloutInit : uint32_t { Success = 0, MissingRequiredHeaders = 1, ClusterNotFound = 2, DuplicateCalloutId = 3, CannotCreateRequest = 4 };
+constexpr uint32_t kCalloutInitCount = 5;
+static_assert(static_cast<uint32_t>(CalloutInit::Success) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_init_result_Success));
+static_assert(static_cast<uint32_t>(CalloutInit::MissingRequiredHeaders) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_init_result_MissingRequiredHeaders));
+static_assert(static_cast<uint32_t>(CalloutInit::ClusterNotFound) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_init_result_ClusterNotFound));
+static_assert(static_cast<uint32_t>(CalloutInit::DuplicateCalloutId) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_init_result_DuplicateCalloutId));
+static_assert(static_cast<uint32_t>(CalloutInit::CannotCreateRequest) == static_cast<uint32_t>(envoy_dynamic_module_type_http_callout_init_result_CannotCreateRequest));
+
+// Which body a body callback reads or changes: the running body hook's chunk (Received) or what Envoy buffered.
+enum class BodyType : uint32_t { ReceivedRequestBody = 0, BufferedRequestBody = 1, ReceivedResponseBody = 2, BufferedResponseBody = 3 };
+constexpr uint32_t kBodyTypeCount = 4;
+static_assert(static_cast<uint32_t>(BodyType::ReceivedRequestBody) == static_cast<uint32_t>(envoy_dynamic_module_type_http_body_type_ReceivedRequestBody));
+static_assert(static_cast<uint32_t>(BodyType::BufferedRequestBody) == static_cast<uint32_t>(envoy_dynamic_module_type_http_body_type_BufferedRequestBody));
+static_assert(static_cast<uint32_t>(BodyType::ReceivedResponseBody) == static_cast<uint32_t>(envoy_dynamic_module_type_http_body_type_ReceivedResponseBody));
+static_assert(static_cast<uint32_t>(BodyType::BufferedResponseBody) == static_cast<uint32_t>(envoy_dynamic_module_type_http_body_type_BufferedResponseBody));
+
 // rewriteBody's operation on the fully arrived body.
 enum class BodyOp : uint32_t { Replace = 0, Append = 1, Prepend = 2 };
 constexpr uint32_t kBodyOpCount = 3;
