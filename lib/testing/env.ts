@@ -1,6 +1,6 @@
 // What the fake Envoy keeps for one loaded filter (one filter config): its stats, as Envoy's stats store
 // would (the module defines them at config time), its log, and the async context its runs use.
-import { LEVEL_NAMES, type Level } from '../generated/enums';
+import { LEVEL_NAMES, Level } from '../generated/enums';
 import { context, type RunContext } from './clock';
 import type { LogEntry, MetricSample, TestMetrics } from './types';
 
@@ -104,15 +104,14 @@ export class KitEnv {
   }
 
   logEnabled(level: number): boolean {
-    return level >= this.logThreshold && level <= 5;
+    return level >= this.logThreshold && level <= Level.Critical;
   }
 
   log(level: number, message: string): void {
     const m = String(message);
     const rejected = /^nodevoy: rejecting (?:per-route )?(?:filter )?config: /.exec(m);
     if (rejected) this.configError = m.slice(rejected[0].length);
-    if (level <= 5 && this.logEnabled(level))
-      this.logs.push({ level: LEVEL_NAMES[level] as LogEntry['level'], message: m });
+    if (this.logEnabled(level)) this.logs.push({ level: LEVEL_NAMES[level] as LogEntry['level'], message: m });
   }
 
   /** define_counter/gauge/histogram: the id the module records with, or -1. */
