@@ -12,9 +12,5 @@ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" "${extra[@]}" >/dev/null
 # Progress lines filtered out; a failed build fails this script (pipefail: cmake's status, not grep's).
 cmake --build "$dir" -j2 2>&1 | { grep -vE '^\[ *[0-9]+%\]|^-- ' || true; }
 # The test kit's addon (native/kit: the module's C++ against the kit's fake Envoy), built with node-gyp
-# for the tooling Node that runs the tests, from that Node's own headers. Plain builds only.
-if [ "$dir" = build ]; then
-  nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
-  [ -f native/kit/build/Makefile ] || env -u npm_config_nodedir npx node-gyp configure --directory native/kit --nodedir="$nodedir" >/dev/null
-  env -u npm_config_nodedir npx node-gyp build --directory native/kit -j 2 2>&1 | { grep -vE '^gyp info|^make' || true; }
-fi
+# for the tooling Node that runs the tests; --asan: its sanitized build in build-asan/kit.
+node scripts/build-kit.mjs ${1:+"$1"} >/dev/null

@@ -3,7 +3,8 @@
 #   host           every suite, on nodevoy-host (the strict test host; ASan builds run here)
 #   envoy@<ver>    the suites about the module (runtime.*, examples, fuzz replay, envoy.*, conformance),
 #                  on each real Envoy that scripts/envoy.mjs installed
-# NODEVOY_PROXIES (e.g. "host" or "envoy@1.40") picks the passes; arguments pick the files of every pass.
+# NODEVOY_PROXIES (e.g. "host" or "envoy@1.40") picks the passes; arguments pick the files of every pass;
+# NODEVOY_LABEL names the pass in the summary instead of the proxy.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NODEVOY_BUILD="${NODEVOY_BUILD:-build}"
@@ -55,7 +56,7 @@ for proxy in $proxies; do
   NODEVOY_PROXY=$proxy npx tap --reporter=tap --disable-coverage --jobs=1 --timeout=300 "${files[@]}" 2>&1 | tee "$out"
   s=${PIPESTATUS[0]}
   read -r p f < <(count "$out")
-  summary+=("$proxy: $p passed, $f failed")
+  summary+=("${NODEVOY_LABEL:-$proxy}: $p passed, $f failed")
   while IFS= read -r line; do summary+=("$line"); done < <(failures "$out")
   rm -f "$out"
   total_p=$((total_p + p)); total_f=$((total_f + f))

@@ -95,9 +95,15 @@ let attached: { addon: KitAddon; binding: NativeBinding } | undefined;
 /** The addon, attached to this process with the runtime registered (once). */
 export function kit(): { addon: KitAddon; binding: NativeBinding } {
   if (attached) return attached;
-  ensureAddon();
-  const bindings = require('bindings') as (o: { bindings: string; module_root: string }) => unknown;
-  const addon = bindings({ bindings: 'nodevoy_kit', module_root: KIT_DIR }) as KitAddon;
+  // NODEVOY_KIT_ADDON: another build of the addon (test:asan loads the sanitized one).
+  const given = process.env.NODEVOY_KIT_ADDON;
+  let addon: KitAddon;
+  if (given) addon = require(given) as KitAddon;
+  else {
+    ensureAddon();
+    const bindings = require('bindings') as (o: { bindings: string; module_root: string }) => unknown;
+    addon = bindings({ bindings: 'nodevoy_kit', module_root: KIT_DIR }) as KitAddon;
+  }
   const binding = addon.attach(fakeEnvoy);
   binding.registerApi(createRuntime(binding));
   attached = { addon, binding };
