@@ -28,6 +28,7 @@ files_for() {
   ls test/runtime.*.test.mjs test/examples.test.mjs test/fuzz.replay.test.mjs test/envoy.*.test.mjs test/conformance.*.test.mjs 2>/dev/null
 }
 
+# A file may run 10 min (cli.addons compiles better-sqlite3: 3.5-5 min on a busy 2-core machine).
 # Counts the top-level subtests of each file (4-space indent in tap's TAP output); a file that failed
 # without any failing subtest (crash, syntax error, timeout) counts as one failure.
 # failures() names them, "file > subtest", so the last lines of a CI log say what failed.
@@ -53,7 +54,7 @@ for proxy in $proxies; do
   out=$(mktemp)
   mapfile -t files < <(files_for "$proxy" "$@")
   printf '\n=== suites on %s (%d files) ===\n' "$proxy" "${#files[@]}"
-  NODEVOY_PROXY=$proxy npx tap --reporter=tap --disable-coverage --jobs=1 --timeout=300 "${files[@]}" 2>&1 | tee "$out"
+  NODEVOY_PROXY=$proxy npx tap --reporter=tap --disable-coverage --jobs=1 --timeout=600 "${files[@]}" 2>&1 | tee "$out"
   s=${PIPESTATUS[0]}
   read -r p f < <(count "$out")
   summary+=("${NODEVOY_LABEL:-$proxy}: $p passed, $f failed")
