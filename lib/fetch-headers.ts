@@ -1,5 +1,6 @@
 // ctx.fetch's fast path: the callout headers of the common call, built without the web Request.
 import type { FetchInit } from './filter';
+import { HEADER_TOKEN } from './validate';
 
 const FETCH_METHODS: Record<string, string> = {
   delete: 'DELETE',
@@ -10,7 +11,6 @@ const FETCH_METHODS: Record<string, string> = {
   put: 'PUT',
 };
 const SIMPLE_INIT_KEYS = new Set(['method', 'headers', 'timeoutMs', 'signal']);
-const FETCH_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FETCH_PLAIN_VALUE = /^[\t\x20-\x7e]*$/; // printable ASCII: nothing Request would convert or refuse
 
 /**
@@ -56,7 +56,7 @@ export function simpleFetchHeaders(
     for (const k of Object.keys(given)) {
       const v = given[k];
       // Anything Request would convert, combine or refuse (with its own error) goes to Request.
-      if (typeof v !== 'string' || !FETCH_TOKEN.test(k)) return undefined;
+      if (typeof v !== 'string' || !HEADER_TOKEN.test(k)) return undefined;
       const name = k.toLowerCase();
       if (seen.has(name) || !FETCH_PLAIN_VALUE.test(v)) return undefined;
       const value = v.replace(/^[\t ]+|[\t ]+$/g, ''); // as Request normalizes a value

@@ -1,7 +1,9 @@
 import { InvalidHeaderError, InvalidResponseError } from './errors';
 
-// RFC 9110 token characters; pseudo-headers (":path") are allowed where Envoy allows them.
-const TOKEN = /^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 token characters: a header name as fetch's Headers accepts it. */
+export const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Pseudo-headers (":path") are allowed where Envoy allows them.
+const TOKEN = new RegExp(`^:?${HEADER_TOKEN.source.slice(1)}`);
 const BAD_VALUE = /[\r\n\0]/;
 
 function describe(v: unknown): string {

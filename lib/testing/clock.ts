@@ -11,6 +11,7 @@
 // is fine: it is the wrapper).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { format, promisify } from 'node:util';
+import { Level } from '../generated/enums';
 
 /** The real timer functions, captured when the kit loads; the kit schedules its own work with these. */
 export const real = {
@@ -260,7 +261,14 @@ export class Clock implements TestClock {
   }
 }
 
-const CONSOLE_LEVELS = { trace: 0, debug: 1, log: 2, info: 2, warn: 3, error: 4 } as const;
+const CONSOLE_LEVELS = {
+  trace: Level.Trace,
+  debug: Level.Debug,
+  log: Level.Info,
+  info: Level.Info,
+  warn: Level.Warn,
+  error: Level.Error,
+} as const;
 let holders = 0;
 let saved: { globals: Record<string, unknown>; console: Record<string, unknown> } | undefined;
 
