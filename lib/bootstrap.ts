@@ -3,6 +3,7 @@
 import { format } from 'node:util';
 import type { NativeBinding } from './generated/binding';
 import { Level } from './generated/enums';
+import { CONSOLE_LEVELS } from './console-levels';
 import { createRuntime } from './runtime';
 import { describeError } from './errors';
 
@@ -13,15 +14,7 @@ const native = process._linkedBinding('nodevoy') as NativeBinding;
 process.setSourceMapsEnabled(true);
 
 // console.* lands in Envoy's log at the matching level; disabled levels cost one native call, no formatting.
-const consoleLevels = {
-  trace: Level.Trace,
-  debug: Level.Debug,
-  log: Level.Info,
-  info: Level.Info,
-  warn: Level.Warn,
-  error: Level.Error,
-} as const;
-for (const [method, level] of Object.entries(consoleLevels)) {
+for (const [method, level] of Object.entries(CONSOLE_LEVELS)) {
   (console as unknown as Record<string, (...args: unknown[]) => void>)[method] = (...args: unknown[]) => {
     if (native.logEnabled(level)) native.log(level, `[console] ${format(...args)}`);
   };

@@ -11,7 +11,7 @@
 // is fine: it is the wrapper).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { format, promisify } from 'node:util';
-import { Level } from '../generated/enums';
+import { CONSOLE_LEVELS } from '../console-levels';
 
 /** The real timer functions, captured when the kit loads; the kit schedules its own work with these. */
 export const real = {
@@ -261,14 +261,6 @@ export class Clock implements TestClock {
   }
 }
 
-const CONSOLE_LEVELS = {
-  trace: Level.Trace,
-  debug: Level.Debug,
-  log: Level.Info,
-  info: Level.Info,
-  warn: Level.Warn,
-  error: Level.Error,
-} as const;
 let holders = 0;
 let saved: { globals: Record<string, unknown>; console: Record<string, unknown> } | undefined;
 
