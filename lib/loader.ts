@@ -38,7 +38,12 @@ export function bundleIdentity(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** Node 18's rule for a .js file: an ES module when the nearest package.json (below any node_modules) says "type": "module". */
+/** Node 18's rule for a bundle's format: .mjs, or .js when the nearest package.json (below any node_modules) says "type": "module". */
+export function isEsModule(path: string): boolean {
+  const ext = extname(path);
+  return ext === '.mjs' || (ext === '.js' && packageTypeIsModule(path));
+}
+
 function packageTypeIsModule(path: string): boolean {
   let dir = dirname(path);
   for (;;) {
@@ -78,7 +83,7 @@ export async function loadBundle(
   const ext = extname(path);
   if (ext === '.json' || ext === '.node')
     return { exports: require(path) as Record<string, unknown>, identity: '', source: '' };
-  if (ext === '.mjs' || (ext === '.js' && packageTypeIsModule(path))) {
+  if (isEsModule(path)) {
     const now = bundleIdentity(readFileSync(path));
     if (identity && identity !== now)
       warn?.(

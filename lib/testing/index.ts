@@ -28,10 +28,11 @@
  * (inside Envoy it stops that worker's environment).
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isFilterDefinition, type FilterDefinition } from '../filter';
+import { isEsModule } from '../loader';
 import { Clock, acquireGlobals, real, type Activity, type TestClock } from './clock';
 import { KitEnv, LEVELS } from './env';
 import { INLINE_MODULE, withInline } from './inline';
@@ -149,20 +150,12 @@ function json(value: unknown, what: string): string {
   return s;
 }
 
-/** Node 18's rule: an ES module when .mjs, or .js under a package.json that says "type": "module". */
-function isEsm(path: string): boolean {
-  if (path.endsWith('.mjs')) return true;
-  if (!path.endsWith('.js')) return false;
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
-    const pjson = join(dir, 'package.json');
-    if (existsSync(pjson)) {
-      try {
-        return (JSON.parse(readFileSync(pjson, 'utf8')) as { type?: unknown }).type === 'module';
-      } catch {
-        return false;
-      }
-    }
-    if (dirname(dir) === dir) return false;
+/** The load itself reports an unreadable package.json, with the message Envoy would log. */
+function esModuleOrNot(path: string): boolean {
+  try {
+    return isEsModule(path);
+  } catch {
+    return false;
   }
 }
 
@@ -225,7 +218,7 @@ async function loadImpl(
   } else {
     // The kit's environment cannot turn the loop while a load waits: an ES module is imported once
     // ahead, so the module's own import finds it loaded.
-    if (path && isEsm(path) && existsSync(path)) await import(pathToFileURL(path).href).catch(() => undefined);
+    if (path && existsSync(path) && esModuleOrNot(path)) await import(pathToFileURL(path).href).catch(() => undefined);
     env.configPtr = await make();
   }
   if (!env.configPtr)
