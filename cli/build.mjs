@@ -4,13 +4,11 @@
 // node-gyp against the embedded Node's headers, since an addon compiled for the machine's Node does not
 // load in Envoy's Node 18. Prebuilt N-API addons (no binding.gyp) are copied as they are: N-API is stable
 // across Node versions.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { nodeGyp } from '../dist/lib/node-gyp.js';
 
-const require = createRequire(import.meta.url);
 /** Where setup extracts Debian's libnode 18 with its headers (include/node). */
 export const DEFAULT_NODE_HEADERS = process.env.NODEVOY_NODE_HEADERS || '/opt/nodevoy/libnode18/usr';
 
@@ -66,19 +64,11 @@ function rebuild(name, dir, headers, nodeVersion) {
     throw new Error(
       `${name} has a native addon that must be compiled for Envoy's Node 18, but the Node 18 headers are not at ${headers}/include/node (set NODEVOY_NODE_HEADERS or --node-headers to the directory holding include/node, or run nodevoy's setup)`,
     );
-  const gyp = require.resolve('node-gyp/bin/node-gyp.js');
   try {
-    // npm's own settings for the machine's Node (npm_config_nodedir, _target, ...) would win over these flags.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
-    execFileSync(process.execPath, [gyp, 'rebuild', `--nodedir=${headers}`, `--target=${nodeVersion}`], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      encoding: 'utf8',
-    });
+    nodeGyp(dir, ['rebuild', `--nodedir=${headers}`, `--target=${nodeVersion}`]);
   } catch (e) {
     throw new Error(
-      `${name}: rebuilding its native addon for Node ${nodeVersion} with node-gyp failed (it needs a C++ toolchain and python3):\n${String(e.stderr ?? e.message).slice(-3000)}`,
+      `${name}: rebuilding its native addon for Node ${nodeVersion} failed (it needs a C++ toolchain and python3): ${e.message}`,
     );
   }
 }

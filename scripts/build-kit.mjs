@@ -3,19 +3,18 @@
 // Node's own headers. `--asan` builds it with AddressSanitizer and UBSan into build-asan/kit instead
 // (from the same binding.gyp, its paths rebased), for test:asan, which loads it with libasan
 // preloaded (NODEVOY_KIT_ADDON names it).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGyp } from '../dist/lib/node-gyp.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const kitDir = path.join(root, 'native', 'kit');
 const asan = process.argv.includes('--asan');
 const nodedir = path.resolve(process.execPath, '..', '..');
-const gyp = path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 
 let dir = kitDir;
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
+const env = {};
 if (asan) {
   dir = path.join(root, 'build-asan', 'kit');
   fs.mkdirSync(dir, { recursive: true });
@@ -46,10 +45,9 @@ if (asan) {
 // Quiet unless it fails (node-gyp narrates every step on stderr).
 const run = (args) => {
   try {
-    execFileSync(process.execPath, [gyp, ...args, '--directory', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    nodeGyp(dir, args, env);
   } catch (e) {
-    process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
-    console.error(`build-kit: node-gyp ${args[0]} failed in ${dir}`);
+    console.error(`build-kit: ${e.message}`);
     process.exit(1);
   }
 };

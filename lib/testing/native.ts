@@ -2,11 +2,11 @@
 // the Node running the tests with node-gyp and loaded with `bindings`. Its Envoy is the fake in
 // fake-envoy.ts. One per process, with one runtime (lib/runtime.ts) that every loaded filter shares, as
 // on one Envoy worker. Built on first use when missing (a package installed without its build step).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { NativeBinding } from '../generated/binding';
 import type { KitEvent } from '../generated/enums';
+import { nodeGyp } from '../node-gyp';
 import { createRuntime } from '../runtime';
 import { type FakeEnvoyApi, fakeEnvoy } from './fake-envoy';
 
@@ -47,21 +47,13 @@ function nodeDir(): string | undefined {
 
 /** Builds the addon with node-gyp for this Node (about a minute). */
 export function buildAddon(): void {
-  const gyp = require.resolve('node-gyp/bin/node-gyp.js');
   const dir = nodeDir();
-  // npm_config_* (npm's nodedir, target...) would override the flags given here.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k)));
   try {
-    execFileSync(
-      process.execPath,
-      [gyp, 'rebuild', '--directory', KIT_DIR, ...(dir ? [`--nodedir=${dir}`] : []), '-j', '2'],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    nodeGyp(KIT_DIR, ['rebuild', ...(dir ? [`--nodedir=${dir}`] : []), '-j', '2']);
   } catch (e) {
-    const stderr = String((e as { stderr?: unknown }).stderr ?? '');
     throw new Error(
-      `nodevoy/testing: building its addon (${KIT_DIR}) with node-gyp failed; it needs a C++20 compiler, ` +
-        `the headers of this Node (${dir ?? 'not found beside the node binary'}) and nlohmann-json:\n${stderr.slice(-4000)}`,
+      `nodevoy/testing: building its addon (${KIT_DIR}) failed; it needs a C++20 compiler, ` +
+        `the headers of this Node (${dir ?? 'not found beside the node binary'}) and nlohmann-json: ${(e as Error).message}`,
     );
   }
 }
