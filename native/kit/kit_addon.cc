@@ -109,11 +109,6 @@ struct Args {
     napi_get_value_double(env, v[i], &out);
     return out;
   }
-  bool flag(size_t i) const {
-    bool out = false;
-    napi_get_value_bool(env, v[i], &out);
-    return out;
-  }
   std::string str(size_t i) const {
     size_t n = 0;
     napi_get_value_string_utf8(env, v[i], nullptr, 0, &n);
