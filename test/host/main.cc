@@ -20,6 +20,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "crash_report.h"
 #include "filter_config.h"
 #include "log.h"
 #include "route_table.h"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);  // as Envoy does
+  installCrashReport();
   evthread_use_pthreads();
   g_main_thread = std::this_thread::get_id();
   g_concurrency = concurrency;
