@@ -202,9 +202,11 @@ async function observe(which, setup, drive) {
     }
     return mask(out);
   } finally {
-    const code = await proc.stop();
-    await up.close();
-    if (code !== 0) throw new Error(`${which.label} exited with ${code}:\n${proc.stderr().slice(-4000)}`);
+    try {
+      await proc.stopClean();
+    } finally {
+      await up.close();
+    }
   }
 }
 

@@ -32,7 +32,6 @@ import {
   adminGet,
   freePort,
   onEnvoy,
-  proxy,
   repoRoot,
   request,
   sleep,
@@ -158,10 +157,12 @@ async function startLdsEnvoy(t, firstListener, { concurrency = CONCURRENCY } = {
     args: ['--drain-time-s', String(DRAIN_S)],
   });
   t.teardown(async () => {
-    const code = await host.stop();
-    await up.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-    if (code !== 0) throw new Error(`${proxy.label} exited with ${code} at teardown:\n${host.stderr().slice(-6000)}`);
+    try {
+      await host.stopClean();
+    } finally {
+      await up.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
   const stats = async () => {
     const out = {};

@@ -10,7 +10,9 @@
 //       once the listener and admin ports accept TCP; rejects with the stderr if the process exits
 //       first. port/adminPort override what is read from the yaml. stop() sends SIGTERM and
 //       resolves the exit code (SIGKILL after 20 s; then the code is null); calling it again returns
-//       the same promise. `exited` resolves {code, signal} when the process ends. With the env var
+//       the same promise; exitDescription() then says how it ended (code, signal or hang), and
+//       stopClean() throws with it and the stderr unless the exit code was 0. `exited`
+//       resolves {code, signal} when the process ends. With the env var
 //       NODEVOY_HOST_STDERR=1 the host's stderr is also copied to the test's stderr.
 //
 //   runHostExpectFailure(yaml, opts) -> Promise<{code, signal, stderr}>
@@ -133,17 +135,32 @@ export async function startHost(yaml, opts = {}) {
   }
 
   let stopping;
+  let hung = false; // still running 20 s after SIGTERM
+  const label = (opts.proxy ?? proxy).label;
   return {
     port,
     adminPort,
     proc,
     exited,
     stderr,
+    /** How the process ended, for messages: "code 1", "signal SIGSEGV", "no exit within 20 s of SIGTERM". */
+    exitDescription() {
+      if (hung) return 'no exit within 20 s of SIGTERM (SIGKILLed)';
+      return exitInfo?.signal ? `signal ${exitInfo.signal}` : `code ${exitInfo?.code}`;
+    },
+    /** stop(), then throws unless the exit was clean (a crash, an ASan report at exit, a hang). */
+    async stopClean() {
+      if ((await this.stop()) !== 0)
+        throw new Error(`${label} ended with ${this.exitDescription()} at teardown:\n${stderr().slice(-8000)}`);
+    },
     stop() {
       stopping ??= (async () => {
         if (!exitInfo) {
           proc.kill('SIGTERM');
-          const killer = setTimeout(() => proc.kill('SIGKILL'), 20000);
+          const killer = setTimeout(() => {
+            hung = true;
+            proc.kill('SIGKILL');
+          }, 20000);
           await exited;
           clearTimeout(killer);
         }
