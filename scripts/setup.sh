@@ -14,7 +14,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Build tools and libraries. libnode108's own runtime dependencies are ordinary packages; only its
 # node-* JS dependencies conflict with the machine's Node 20, so those are extracted below instead.
 PKGS=(build-essential cmake pkg-config libevent-dev libyaml-cpp-dev nlohmann-json3-dev libhttp-parser-dev
-      libuv1-dev libc-ares2 libnghttp2-14 libbrotli1 libicu72 libssl-dev zlib1g curl wrk clang-format patchelf)
+      libuv1-dev libc-ares2 libnghttp2-14 libbrotli1 libicu72 libssl-dev zlib1g curl wrk clang-format patchelf
+      gdb)  # gdb: the tests dump the threads of a proxy that hangs instead of exiting
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

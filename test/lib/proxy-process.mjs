@@ -9,7 +9,7 @@
 //       (searchPath overrides it). The listener (and admin) ports are read from the yaml. Resolves
 //       once the listener and admin ports accept TCP; rejects with the stderr if the process exits
 //       first. port/adminPort override what is read from the yaml. stop() sends SIGTERM and
-//       resolves the exit code (SIGKILL after 20 s; then the code is null); calling it again returns
+//       resolves the exit code (after 20 s: a gdb thread dump into the stderr, then SIGKILL and code null); calling it again returns
 //       the same promise; exitDescription() then says how it ended (code, signal or hang), and
 //       stopClean() throws with it and the stderr unless the exit code was 0. `exited`
 //       resolves {code, signal} when the process ends. With the env var
@@ -22,7 +22,7 @@
 //   adminGet(adminPort, path) -> Promise<string>   GET on the admin port; rejects unless 200.
 //
 // As a safety net every proxy still running when the test process exits is SIGKILLed.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,11 +105,34 @@ function spawnHost(
       resolve({ code: null, signal: null, error: err });
     });
   });
-  return { proc, exited, stderr: () => stderr };
+  // note(): text the harness adds to the record (a thread dump).
+  return { proc, exited, stderr: () => stderr, note: (text) => (stderr += text) };
+}
+
+// The threads of a process that will not exit, for the failure message: gdb's backtraces, when gdb is
+// installed (scripts/setup.sh installs it) and may attach.
+function threadDump(pid) {
+  try {
+    const out = execFileSync('gdb', ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'], {
+      encoding: 'utf8',
+      timeout: 60000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines = out.split('\n').filter((l) => !/^\[(New LWP|Thread debugging)|^Using host libthread_db/.test(l));
+    return `\n--- the threads of pid ${pid}, before SIGKILL (gdb) ---\n${lines.join('\n')}\n`;
+  } catch (e) {
+    return `\n--- no thread dump of pid ${pid}: ${String(e.message).split('\n')[0]} ---\n`;
+  }
+}
+
+// SIGKILL for a process that did not exit in time, after recording where its threads were.
+function killHung(proc, note) {
+  note(threadDump(proc.pid));
+  proc.kill('SIGKILL');
 }
 
 export async function startHost(yaml, opts = {}) {
-  const { proc, exited, stderr } = spawnHost(yaml, opts);
+  const { proc, exited, stderr, note } = spawnHost(yaml, opts);
   const ports = portsOf(yaml);
   const port = opts.port ?? ports.port;
   const adminPort = opts.adminPort ?? ports.adminPort;
@@ -128,7 +151,7 @@ export async function startHost(yaml, opts = {}) {
     const ok = (await canConnect(port)) && (adminPort === undefined || (await canConnect(adminPort)));
     if (ok && !exitInfo) break;
     if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
+      killHung(proc, note);
       throw new Error(`${(opts.proxy ?? proxy).label} did not open port ${port} in time:\n${stderr()}`);
     }
     await sleep(25);
@@ -159,7 +182,7 @@ export async function startHost(yaml, opts = {}) {
           proc.kill('SIGTERM');
           const killer = setTimeout(() => {
             hung = true;
-            proc.kill('SIGKILL');
+            killHung(proc, note);
           }, 20000);
           await exited;
           clearTimeout(killer);
@@ -173,12 +196,12 @@ export async function startHost(yaml, opts = {}) {
 }
 
 export async function runHostExpectFailure(yaml, opts = {}) {
-  const { proc, exited, stderr } = spawnHost(yaml, opts);
+  const { proc, exited, stderr, note } = spawnHost(yaml, opts);
   const timeoutMs = opts.timeoutMs ?? 20000;
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => {
-      proc.kill('SIGKILL');
+      killHung(proc, note);
       reject(new Error(`${(opts.proxy ?? proxy).label} did not exit within ${timeoutMs} ms:\n${stderr()}`));
     }, timeoutMs);
   });
