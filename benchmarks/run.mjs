@@ -50,6 +50,7 @@ import {
 } from './lib/procs.mjs';
 import { markdown, stamp, writeReport } from './lib/report.mjs';
 import { callgrindAvailable, countInstructions } from './lib/instructions.mjs';
+import { PRICE_DIFFS } from './lib/prices.mjs';
 
 // ------------------------------------------------------------------------------------------------
 // options
@@ -898,36 +899,7 @@ function prices(micro) {
         method: `${method}: proxy CPU/request of "${a}" − "${b}"${perLabel}`,
       });
     };
-    diff(
-      'handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)',
-      'JS sync no-op handler',
-      'JS passthrough',
-      'derived',
-    );
-    diff('Lua: entering `envoy_on_request`, for comparison', 'Lua sync no-op', 'no filter', 'derived');
-    diff(
-      'a JS filter with no handlers (module per-stream overhead)',
-      'JS passthrough',
-      'native passthrough',
-      'derived',
-    );
-    diff('header rewrite in JS, over the no-op handler', 'JS header rewrite', 'JS sync no-op handler', 'derived');
-    diff('header rewrite in Lua, over the no-op Lua filter', 'Lua header rewrite', 'Lua sync no-op', 'derived');
-    diff(
-      'resuming a parked stream via the scheduler (+ one setImmediate)',
-      'JS async, await setImmediate',
-      'JS async, await resolved promise',
-      'derived',
-    );
-    diff('native park + scheduler resume, for comparison', 'native park + resume', 'native passthrough', 'derived');
-    diff('`ctx.fetch` round trip (proxy side)', 'JS ctx.fetch', 'JS sync no-op handler', 'derived');
-    diff('Lua `httpCall` round trip (proxy side), for comparison', 'Lua httpCall', 'Lua sync no-op', 'derived');
-    diff(
-      'native http_callout round trip (proxy side), for comparison',
-      'native callout',
-      'native passthrough',
-      'derived',
-    );
+    for (const [what, a, b] of PRICE_DIFFS) diff(what, a, b, 'derived');
     const noop = cfg('JS onRequestData no-op');
     const per = noop?.chunksPerRequest;
     diff(

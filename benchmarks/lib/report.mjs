@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PRICE_DIFFS } from './prices.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(benchDir, 'results');
@@ -232,35 +233,12 @@ export function instructionsTable(ins) {
 }
 
 // The price list's derived rows again, from instruction counts (the wall-clock differences are noise-sized).
-const INSTRUCTION_DIFFS = [
-  ['handler dispatch (sync `onRequestHeaders`, incl. per-stream JS state)', 'JS sync no-op handler', 'JS passthrough'],
-  ['a JS filter with no handlers (module per-stream overhead)', 'JS passthrough', 'native passthrough'],
-  ['Lua: entering `envoy_on_request`, for comparison', 'Lua sync no-op', 'no filter'],
-  ['header rewrite in JS, over the no-op handler', 'JS header rewrite', 'JS sync no-op handler'],
-  ['header rewrite in Lua, over the no-op Lua filter', 'Lua header rewrite', 'Lua sync no-op'],
-  ['header rewrite natively, over the native passthrough', 'native header rewrite', 'native passthrough'],
-  [
-    'an awaited resolved promise (park + settle in the same hook)',
-    'JS async, await resolved promise',
-    'JS sync no-op handler',
-  ],
-  [
-    'resuming a parked stream via the scheduler (+ one setImmediate)',
-    'JS async, await setImmediate',
-    'JS async, await resolved promise',
-  ],
-  ['native park + scheduler resume, for comparison', 'native park + resume', 'native passthrough'],
-  ['`ctx.fetch` round trip', 'JS ctx.fetch', 'JS sync no-op handler'],
-  ['Lua `httpCall` round trip, for comparison', 'Lua httpCall', 'Lua sync no-op'],
-  ['native http_callout round trip, for comparison', 'native callout', 'native passthrough'],
-];
-
 function instructionPrices(ins) {
   const rows = ins.rows.filter((r) => !r.failed);
   const tag = /\[([^\]]+)\]$/.exec(rows[0]?.name ?? '')?.[1];
   const at = (t) => rows.find((r) => r.name === `${t} [${tag}]`);
   const out = ['| operation | instructions | from |', '|---|---|---|'];
-  for (const [what, a, b] of INSTRUCTION_DIFFS) {
+  for (const [what, a, b] of PRICE_DIFFS) {
     const A = at(a);
     const B = at(b);
     if (A && B) out.push(`| ${what} | ${kilo(A.perRequest - B.perRequest)} | "${a}" − "${b}" |`);
