@@ -276,6 +276,47 @@ t.test('config: schemas reject like Envoy config time', async (t) => {
   await t.rejects(runFilter({ filterName: 'x' }), TypeError);
 });
 
+t.test(
+  'close(): the config and its route configs go once the runs in flight finished; later runs reject',
+  async (t) => {
+    let release;
+    const gate = new Promise((r) => (release = r));
+    const f = defineFilter({
+      routeConfig: { parse: (v) => v },
+      async onRequestHeaders(req, ctx) {
+        await gate;
+        req.headers.set('x-config', JSON.stringify(ctx.config));
+      },
+    });
+    const filter = await loadFilter(f, { config: { tag: 'c' }, routeConfig: { limit: 1 } });
+    const run = filter.run();
+    const closed = filter.close();
+    let isClosed = false;
+    closed.then(() => (isClosed = true));
+    await sleep(50);
+    t.equal(isClosed, false, 'close() waits for the run in flight');
+    t.notMatch(filter.logs.map((l) => l.message).join('\n'), /unloaded/, 'nothing unloaded yet');
+    release();
+    t.equal((await run).upstreamRequest.headers['x-config'], '{"tag":"c","limit":1}', 'the run completed');
+    await closed;
+    t.match(
+      filter.logs.map((l) => l.message).join('\n'),
+      /environment unloaded 1 filter instance\(s\) of destroyed configs/,
+      'the module unloaded the instance',
+    );
+    t.equal(filter.close(), closed, 'close() again: the same promise');
+    await t.rejects(filter.run(), { message: 'nodevoy/testing: filter "filter" is closed' });
+
+    // A run that timed out left its stream to be reset: close() waits for that stream's destroy.
+    const stuck = await loadFilter(defineFilter({ onRequestHeaders: () => new Promise(() => {}) }), {
+      filterName: 'stuck',
+    });
+    await t.rejects(stuck.run({ timeoutMs: 50 }), { message: /did not complete within 50 ms/ });
+    await stuck.close();
+    t.match(stuck.logs.map((l) => l.message).join('\n'), /unloaded 1 filter instance/, 'the stuck one unloaded too');
+  },
+);
+
 t.test('logs: levels, the log level, console capture', async (t) => {
   const f = defineFilter({
     onRequestHeaders(req, ctx) {

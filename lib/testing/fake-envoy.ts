@@ -46,6 +46,10 @@ export function addOwner(env: KitEnv): void {
   owners.set(env.owner, env);
 }
 
+export function removeOwner(env: KitEnv): void {
+  owners.delete(env.owner);
+}
+
 export function addStream(tag: number, s: EnvoyStream): void {
   streams.set(tag, s);
 }

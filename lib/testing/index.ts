@@ -37,7 +37,7 @@ import { Clock, acquireGlobals, real, type Activity, type TestClock } from './cl
 import { KitEnv, LEVELS } from './env';
 import { INLINE_MODULE, withInline } from './inline';
 import { FakeStream, echo } from './stream';
-import { addOwner, newTag } from './fake-envoy';
+import { addOwner, newTag, removeOwner } from './fake-envoy';
 import { kit } from './native';
 import type { FilterModule, FilterOptions, LogEntry, RunOptions, TestFilter, TestMetrics, TestResult } from './types';
 
@@ -232,6 +232,10 @@ async function loadImpl(
 
 class LoadedFilter implements TestFilter {
   private readonly routeIds = new Map<string, Promise<{ ptr: number }>>();
+  /** Runs not finished, and streams not destroyed yet (a timed-out run's stream is still being reset). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly liveStreams = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly env: KitEnv,
@@ -273,13 +277,33 @@ class LoadedFilter implements TestFilter {
   }
 
   run(options: RunOptions = {}): Promise<TestResult> {
+    if (this.closing) return Promise.reject(new Error(`nodevoy/testing: filter "${this.name}" is closed`));
     const tracker = new Tracker();
     const untrack = this.clock?.track(tracker);
     const release = this.clock || this.defaults.captureConsole ? acquireGlobals() : undefined;
-    return this.runTracked(options, tracker).finally(() => {
+    const running = this.runTracked(options, tracker).finally(() => {
       untrack?.();
       release?.();
+      this.inFlight.delete(running);
     });
+    this.inFlight.add(running);
+    return running;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Envoy destroys a config after its last stream; route configs go with their route table.
+      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.liveStreams]);
+      const env = this.env;
+      const { addon } = kit();
+      const routes = await Promise.allSettled([...this.routeIds.values()]);
+      for (const r of routes)
+        if (r.status === 'fulfilled') await env.enter(() => addon.routeConfigDestroy(env.owner, r.value.ptr));
+      await env.enter(() => addon.configDestroy(env.owner, env.configPtr));
+      removeOwner(env);
+    })();
+    return this.closing;
   }
 
   async runTracked(options: RunOptions, tracker: Tracker): Promise<TestResult> {
@@ -318,8 +342,12 @@ class LoadedFilter implements TestFilter {
           }, timeoutMs);
         }
       });
+      const destroyed = stream.start();
+      const forget = () => this.liveStreams.delete(destroyed);
+      destroyed.then(forget, forget);
+      this.liveStreams.add(destroyed);
       try {
-        await Promise.race([stream.start(), guard]);
+        await Promise.race([destroyed, guard]);
       } finally {
         if (timer !== undefined) real.clearTimeout(timer);
       }

@@ -20,6 +20,7 @@ export interface KitAddon {
   configNew(owner: number, filterName: string, json: string): Promise<number>;
   configDestroy(owner: number, config: number): Promise<void>;
   routeConfigNew(owner: number, filterName: string, json: string): Promise<number>;
+  routeConfigDestroy(owner: number, routeConfig: number): Promise<void>;
   filterNew(owner: number, config: number, stream: number): Promise<number>;
   /** arg: end_stream (1 or 0) for headers and bodies, the event id for Scheduled. */
   streamEvent(owner: number, filter: number, stream: number, event: KitEvent, arg: number): Promise<number>;

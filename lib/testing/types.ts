@@ -277,4 +277,10 @@ export interface TestFilter {
   readonly metrics: TestMetrics;
   /** Every log line so far (including those written while loading). */
   readonly logs: readonly LogEntry[];
+  /**
+   * Destroys the filter's config and its per-route configs, as Envoy does when a listener goes: once the
+   * runs in flight completed, the module unloads the instance (its module-level state becomes garbage).
+   * Runs started later reject; calling it again returns the same promise.
+   */
+  close(): Promise<void>;
 }

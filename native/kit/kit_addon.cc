@@ -185,6 +185,18 @@ napi_value routeConfigNew(napi_env env, napi_callback_info info) {
   });
 }
 
+// routeConfigDestroy(owner, routeConfig) -> Promise<undefined>
+napi_value routeConfigDestroy(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return enqueue(env, a.num(0), [route = a.num(1)](napi_env e) {
+    envoy_dynamic_module_on_http_filter_per_route_config_destroy(
+        pointerOf<envoy_dynamic_module_type_http_filter_per_route_config_module_ptr>(route));
+    napi_value u;
+    napi_get_undefined(e, &u);
+    return u;
+  });
+}
+
 // filterNew(owner, config, stream) -> Promise<filter pointer>; stream is the filter's envoy pointer.
 napi_value filterNew(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -271,6 +283,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"configNew", nullptr, configNew, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"configDestroy", nullptr, configDestroy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"routeConfigNew", nullptr, routeConfigNew, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"routeConfigDestroy", nullptr, routeConfigDestroy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"filterNew", nullptr, filterNew, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"streamEvent", nullptr, streamEvent, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"calloutDone", nullptr, calloutDone, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
