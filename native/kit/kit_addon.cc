@@ -164,17 +164,21 @@ napi_value configNew(napi_env env, napi_callback_info info) {
   });
 }
 
-// configDestroy(owner, config) -> Promise<undefined>
-napi_value configDestroy(napi_env env, napi_callback_info info) {
+// configDestroy(owner, config) and routeConfigDestroy(owner, routeConfig) -> Promise<undefined>
+template <typename Ptr, void (*Destroy)(Ptr)>
+napi_value destroyCall(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  return enqueue(env, a.num(0), [config = a.num(1)](napi_env e) {
-    envoy_dynamic_module_on_http_filter_config_destroy(
-        pointerOf<envoy_dynamic_module_type_http_filter_config_module_ptr>(config));
+  return enqueue(env, a.num(0), [ptr = a.num(1)](napi_env e) {
+    Destroy(pointerOf<Ptr>(ptr));
     napi_value u;
     napi_get_undefined(e, &u);
     return u;
   });
 }
+constexpr auto configDestroy = destroyCall<envoy_dynamic_module_type_http_filter_config_module_ptr,
+                                           &envoy_dynamic_module_on_http_filter_config_destroy>;
+constexpr auto routeConfigDestroy = destroyCall<envoy_dynamic_module_type_http_filter_per_route_config_module_ptr,
+                                                &envoy_dynamic_module_on_http_filter_per_route_config_destroy>;
 
 // routeConfigNew(owner, filterName, json) -> Promise<per-route config pointer, 0 if rejected>
 napi_value routeConfigNew(napi_env env, napi_callback_info info) {
@@ -182,18 +186,6 @@ napi_value routeConfigNew(napi_env env, napi_callback_info info) {
   return enqueue(env, a.num(0), [name = a.str(1), json = a.str(2)](napi_env e) {
     return number(e,
                   pointerNumber(envoy_dynamic_module_on_http_filter_per_route_config_new(buffer(name), buffer(json))));
-  });
-}
-
-// routeConfigDestroy(owner, routeConfig) -> Promise<undefined>
-napi_value routeConfigDestroy(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  return enqueue(env, a.num(0), [route = a.num(1)](napi_env e) {
-    envoy_dynamic_module_on_http_filter_per_route_config_destroy(
-        pointerOf<envoy_dynamic_module_type_http_filter_per_route_config_module_ptr>(route));
-    napi_value u;
-    napi_get_undefined(e, &u);
-    return u;
   });
 }
 
