@@ -9,11 +9,11 @@
 //       (searchPath overrides it). The listener (and admin) ports are read from the yaml. Resolves
 //       once the listener and admin ports accept TCP; rejects with the stderr if the process exits
 //       first. port/adminPort override what is read from the yaml. stop() sends SIGTERM and
-//       resolves the exit code (after 20 s: a gdb thread dump into the stderr, then SIGKILL and code null); calling it again returns
-//       the same promise; exitDescription() then says how it ended (code, signal or hang), and
-//       stopClean() throws with it and the stderr unless the exit code was 0. `exited`
-//       resolves {code, signal} when the process ends. With the env var
-//       NODEVOY_HOST_STDERR=1 the host's stderr is also copied to the test's stderr.
+//       resolves the exit code (after 20 s: a gdb thread dump into the stderr, then SIGKILL and
+//       code null); calling it again returns the same promise. exitDescription() then says how it
+//       ended (code, signal or hang); stopClean() stops and throws with that and the stderr unless
+//       the exit code was 0. `exited` resolves {code, signal} when the process ends. With the env
+//       var NODEVOY_HOST_STDERR=1 the host's stderr is also copied to the test's stderr.
 //
 //   runHostExpectFailure(yaml, opts) -> Promise<{code, signal, stderr}>
 //       For configs the host must reject: same opts as startHost (plus timeoutMs = 20000); waits for
