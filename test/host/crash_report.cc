@@ -19,6 +19,7 @@
 
 namespace host {
 
+#ifndef HOST_UNDER_ASAN
 namespace {
 
 constexpr std::array kFatal = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
@@ -58,6 +59,7 @@ void onFatal(int sig, siginfo_t* info, void*) {
 }
 
 }  // namespace
+#endif
 
 void installCrashReport() {
 #ifndef HOST_UNDER_ASAN
