@@ -35,9 +35,16 @@ void initProcess() {
   // The V8 heap limit applies to each environment's isolate (NODEVOY_MAX_HEAP_MB, default 512).
   const char* heap = std::getenv("NODEVOY_MAX_HEAP_MB");
   const std::string heap_flag = "--max-old-space-size=" + std::string(heap && *heap ? heap : "512");
-  g_process = node::InitializeOncePerProcess({"nodevoy", "--no-force-async-hooks-checks", heap_flag},
-                                             {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits,
-                                              kNoUseLargePages, kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
+  // --no-wasm-async-compilation: an asynchronous WebAssembly compile (undici's llhttp, which the runtime
+  // warms on every worker, or a filter's own) runs on V8's platform threads and posts its next step to the
+  // isolate's task runner; when the environment goes first (a worker made just before Envoy shuts down,
+  // a retired one), that post lands on the torn-down runner and crashes Envoy (SIGSEGV in uv_async_send
+  // from AsyncCompileJob::StartForegroundTask, seen on the test host). Compiling on the calling thread
+  // leaves nothing behind; WebAssembly.compile() still returns a promise.
+  g_process = node::InitializeOncePerProcess(
+      {"nodevoy", "--no-force-async-hooks-checks", "--no-wasm-async-compilation", heap_flag},
+      {kNoStdioInitialization, kNoDefaultSignalHandling, kNoAdjustResourceLimits, kNoUseLargePages,
+       kNoPrintHelpOrVersionOutput, kDisableNodeOptionsEnv});
   if (!g_process || g_process->early_return() || !g_process->errors().empty()) {
     g_process_error = "Node.js process initialisation failed";
     if (g_process)

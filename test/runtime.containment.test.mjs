@@ -179,6 +179,22 @@ t.test('heap limit: an environment that exhausts its heap is replaced; the worke
   t.match(host.stderr(), /reached its heap limit/);
 });
 
+t.test('WebAssembly compiling when the environment goes: the proxy still exits cleanly', async (t) => {
+  // Asynchronous wasm compiles (undici's llhttp on every worker, or a filter's own) finished on V8's
+  // threads after the environment's task runner was torn down and crashed the process at shutdown
+  // (SIGSEGV in uv_async_send). Each round starts a 6 MB compile and shuts down right away.
+  for (let round = 1; round <= 4; round++) {
+    const { port, host } = await withHost(t, {
+      filters: [js('wasmCompile', { sync_budget_ms: 5000 })],
+      hostOpts: { concurrency: 1 },
+    });
+    const r = await request(port, { path: '/wasm' });
+    t.equal(r.status, 200, `round ${round}: the request went through`);
+    await host.stopClean(); // throws with the signal (and the host's backtrace) unless the exit was clean
+    t.pass(`round ${round}: clean exit`);
+  }
+});
+
 t.test('bad input at the boundary: typed errors at the call site, nothing corrupt on the wire', async (t) => {
   const { port, up } = await withHost(t, { filters: [js('boundary')] });
   const r = await request(port, { path: '/b' });

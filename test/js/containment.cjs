@@ -169,3 +169,48 @@ exports.allHooks = defineFilter({
   onResponseData() {},
   onResponseTrailers() {},
 });
+
+// A WebAssembly module large enough that compiling it takes a while: `functions` functions returning an
+// i32, each a long run of add-and-drop. Built with a minimal encoder (LEB128 sizes).
+function bigWasm(functions, groups) {
+  const leb = (n) => {
+    const out = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return out;
+  };
+  const group = [0x41, 0x01, 0x41, 0x02, 0x6a, 0x1a]; // i32.const 1, i32.const 2, i32.add, drop
+  const body = [0x00]; // no locals
+  for (let i = 0; i < groups; i++) body.push(...group);
+  body.push(0x41, 0x00, 0x0b); // i32.const 0, end
+  const sizedBody = [...leb(body.length), ...body];
+  const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
+  const head = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, [0x01, 0x60, 0x00, 0x01, 0x7f]), // one type: () -> i32
+    ...section(3, [...leb(functions), ...new Array(functions).fill(0)]), // every function has it
+  ];
+  const codeLength = leb(functions).length + functions * sizedBody.length;
+  const out = new Uint8Array(head.length + 1 + leb(codeLength).length + codeLength);
+  let at = 0;
+  for (const b of [...head, 0x0a, ...leb(codeLength), ...leb(functions)]) out[at++] = b;
+  for (let f = 0; f < functions; f++) {
+    out.set(sizedBody, at);
+    at += sizedBody.length;
+  }
+  return out;
+}
+const WASM = bigWasm(4000, 250);
+
+// Starts compiling WASM (6 MB, not awaited) and lets the request through: an environment torn down right
+// after must not be reached by the compile's background work.
+exports.wasmCompile = defineFilter({
+  onRequestHeaders(req) {
+    WebAssembly.compile(WASM).catch(() => {});
+    req.headers.set('x-wasm-bytes', String(WASM.length));
+  },
+});
